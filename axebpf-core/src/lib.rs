@@ -1,0 +1,16 @@
+//! The in-hypervisor part of axtrace: what runs inside AxVisor (or inside our KVM host on
+//! Linux) between a VMM tracepoint and the per-vCPU record rings.
+//!
+//! `no_std` + `alloc`, so it drops into AxVisor; the `std` feature is the Linux host build.
+//! Today it defines the [`Record`] every handler emits and re-exports the per-vCPU ring
+//! ([`ring`]); the tracepoints, the eBPF runtime, maps, loader, verifier, drain, dump and shell
+//! commands of `DESIGN.md` arrive with their issues.
+#![no_std]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod record;
+
+pub use axtrace_ring as ring;
+pub use record::{RECORD_SIZE, Record};
