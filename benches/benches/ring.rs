@@ -2,10 +2,11 @@
 //! ring size, same core placement, same run.
 //!
 //! * `ring_single_thread`: push one record, pop it, on one thread.
-//! * `ring_cross_thread`: the hypervisor's shape — the producer (pinned to CPU 0) pushes one
-//!   record at a time as a handler does, retrying while the ring is full; the consumer (pinned to
-//!   CPU 1) drains in batches of up to 256 in place. ArrayQueue has no batch read, so its
-//!   consumer pops one at a time.
+//! * `ring_cross_thread_{eager,paced}`: the hypervisor's shape — the producer (pinned to CPU 0)
+//!   pushes one record at a time as a handler does, retrying while the ring is full; the consumer
+//!   (pinned to CPU 1) drains in batches of up to 256 in place. ArrayQueue has no batch read, so
+//!   its consumer pops up to 256 one at a time. `eager`: the drain polls again at once after a
+//!   short batch; `paced`: it pauses 200 spin-loop hints first, like a low-priority drain task.
 //!
 //! Cross-thread iterations move 2^20 records each (starting the producer thread is noise next to
 //! that). Throughput is per record; compare the three within one run.
@@ -29,19 +30,24 @@ const CONSUMER_CPU: usize = 1;
 /// noise next to the transfer.
 const RECORDS_PER_ITERATION: u64 = 1 << 20;
 
-/// What the drain does after a pass that found less than a full batch: wait a little instead of
-/// hammering the producer's cache lines (the hypervisor's drain is a low-priority task).
-fn drain_idle(got: usize) {
-    static SPINS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let spins = *SPINS.get_or_init(|| {
-        std::env::var("DRAIN_SPINS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    });
-    if got < DRAIN_BATCH {
-        for _ in 0..spins {
-            std::hint::spin_loop();
+/// How the drain behaves when a pass found less than a full batch.
+#[derive(Clone, Copy)]
+enum Drain {
+    /// Polls again at once: the consumer keeps reading the producer's lines.
+    Eager,
+    /// Pauses `PACED_SPINS` spin-loop hints first, as a low-priority drain task that does not
+    /// hammer a producer it has caught up with.
+    Paced,
+}
+
+const PACED_SPINS: usize = 200;
+
+impl Drain {
+    fn after_pass(self, got: usize) {
+        if matches!(self, Drain::Paced) && got < DRAIN_BATCH {
+            for _ in 0..PACED_SPINS {
+                std::hint::spin_loop();
+            }
         }
     }
 }
@@ -63,7 +69,7 @@ fn record(sequence: u64) -> Record {
 trait Transport {
     fn name() -> &'static str;
     /// Moves `count` records across threads and returns the time it took.
-    fn cross_thread(count: u64) -> Duration;
+    fn cross_thread(count: u64, drain: Drain) -> Duration;
     /// Pushes and pops one record, `iters` times, on this thread.
     fn single_thread(iters: u64) -> Duration;
 }
@@ -88,7 +94,7 @@ impl Transport for Axtrace {
         "axtrace-ring"
     }
 
-    fn cross_thread(count: u64) -> Duration {
+    fn cross_thread(count: u64, drain: Drain) -> Duration {
         let ring = Ring::<Record>::with_capacity(CAPACITY).unwrap();
         let (mut producer, mut consumer) = ring.split().unwrap();
         timed_pair(
@@ -109,7 +115,7 @@ impl Transport for Axtrace {
                     received += chunk.len() as u64;
                     let got = chunk.len();
                     chunk.commit();
-                    drain_idle(got);
+                    drain.after_pass(got);
                 }
                 black_box(sum);
             },
@@ -135,7 +141,7 @@ impl Transport for Rtrb {
         "rtrb"
     }
 
-    fn cross_thread(count: u64) -> Duration {
+    fn cross_thread(count: u64, drain: Drain) -> Duration {
         let (mut producer, mut consumer) = rtrb::RingBuffer::<Record>::new(CAPACITY);
         timed_pair(
             move || {
@@ -149,16 +155,20 @@ impl Transport for Rtrb {
                 let mut received = 0;
                 let mut sum = 0u64;
                 while received < count {
-                    let available = consumer.slots().min(DRAIN_BATCH);
-                    let Ok(chunk) = consumer.read_chunk(available) else {
-                        continue;
+                    // rtrb's read_chunk(n) wants exactly n; ask for a full batch first (it checks
+                    // its cached tail), and only then for what is there.
+                    let chunk = match consumer.read_chunk(DRAIN_BATCH) {
+                        Ok(chunk) => chunk,
+                        Err(_) => consumer
+                            .read_chunk(consumer.slots().min(DRAIN_BATCH))
+                            .expect("slots() were available"),
                     };
                     let (first, second) = chunk.as_slices();
                     sum = first.iter().chain(second).fold(sum, |s, r| s ^ r.data);
                     received += chunk.len() as u64;
                     let got = chunk.len();
                     chunk.commit_all();
-                    drain_idle(got);
+                    drain.after_pass(got);
                 }
                 black_box(sum);
             },
@@ -183,7 +193,7 @@ impl Transport for ArrayQueue {
         "crossbeam ArrayQueue"
     }
 
-    fn cross_thread(count: u64) -> Duration {
+    fn cross_thread(count: u64, drain: Drain) -> Duration {
         let queue = crossbeam_queue::ArrayQueue::<Record>::new(CAPACITY);
         let queue = &queue;
         timed_pair(
@@ -205,7 +215,7 @@ impl Transport for ArrayQueue {
                         got += 1;
                     }
                     received += got as u64;
-                    drain_idle(got);
+                    drain.after_pass(got);
                 }
                 black_box(sum);
             },
@@ -223,11 +233,11 @@ impl Transport for ArrayQueue {
     }
 }
 
-fn cross_thread<T: Transport>(group: &mut BenchmarkGroup<'_, WallTime>) {
+fn cross_thread<T: Transport>(group: &mut BenchmarkGroup<'_, WallTime>, drain: Drain) {
     group.bench_function(T::name(), |b| {
         b.iter_custom(|iters| {
             (0..iters)
-                .map(|_| T::cross_thread(RECORDS_PER_ITERATION))
+                .map(|_| T::cross_thread(RECORDS_PER_ITERATION, drain))
                 .sum()
         })
     });
@@ -244,15 +254,20 @@ fn rings(c: &mut Criterion) {
     });
     single.finish();
 
-    let mut cross = c.benchmark_group("ring_cross_thread");
-    cross
-        .throughput(Throughput::Elements(RECORDS_PER_ITERATION))
-        .sampling_mode(SamplingMode::Flat)
-        .sample_size(20);
-    cross_thread::<Axtrace>(&mut cross);
-    cross_thread::<Rtrb>(&mut cross);
-    cross_thread::<ArrayQueue>(&mut cross);
-    cross.finish();
+    for (name, drain) in [
+        ("ring_cross_thread_eager", Drain::Eager),
+        ("ring_cross_thread_paced", Drain::Paced),
+    ] {
+        let mut cross = c.benchmark_group(name);
+        cross
+            .throughput(Throughput::Elements(RECORDS_PER_ITERATION))
+            .sampling_mode(SamplingMode::Flat)
+            .sample_size(20);
+        cross_thread::<Axtrace>(&mut cross, drain);
+        cross_thread::<Rtrb>(&mut cross, drain);
+        cross_thread::<ArrayQueue>(&mut cross, drain);
+        cross.finish();
+    }
 }
 
 criterion_group!(benches, rings);
