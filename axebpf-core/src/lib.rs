@@ -7,10 +7,16 @@
 //! commands of `DESIGN.md` arrive with their issues.
 #![no_std]
 
+extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod helpers;
+pub mod loader;
+pub mod maps;
+pub mod platform;
 pub mod record;
+pub mod runtime;
 
 pub use axtrace_ring as ring;
 pub use record::{RECORD_SIZE, Record};

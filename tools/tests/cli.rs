@@ -55,3 +55,56 @@ fn bad_arguments_are_named_in_the_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("frobnicate"));
 }
+
+fn bpf_run(mode: &str, program_hex: &str, memory_hex: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_axtrace"));
+    command.args(["bpf-run", "--mode", mode]);
+    command.args(memory_hex);
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("axtrace runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(program_hex.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn bpf_run_follows_the_conformance_plugin_convention() {
+    // ldxw r0, [r1+2]; add64 r0, r2; exit  — memory 00 00 ff ee dd cc (len 6): 0xccddeeff + 6
+    let program = "61 10 02 00 00 00 00 00\n07 00 00 00 00 00 00 00 0f 20 00 00 00 00 00 00 95 00 00 00 00 00 00 00";
+    for mode in ["jit", "interp"] {
+        let out = bpf_run(mode, program, Some("0000ffeeddcc"));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "ccddef05\n", "{mode}");
+    }
+}
+
+#[test]
+fn bpf_run_explains_what_it_refuses() {
+    // an atomic add: refused with the instruction index and the reason
+    let out = bpf_run(
+        "jit",
+        "db 1a f8 ff 00 00 00 00 95 00 00 00 00 00 00 00",
+        None,
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("atomic"), "{stderr}");
+    let out = bpf_run("interp", "95 00 0", None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("odd number of hex digits"));
+    let out = bpf_run("interp", "95 00 00 00 00 00 00 zz", None);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`zz` at character"));
+}

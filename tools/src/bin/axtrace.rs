@@ -1,8 +1,11 @@
 //! `axtrace`: the command-line front end.
 
-use anyhow::{Result, bail};
-use axtrace_tools::ring_check;
-use clap::{Parser, Subcommand};
+use std::io::Read;
+
+use anyhow::{Context, Result, bail};
+use axebpf_core::runtime::ExecMode;
+use axtrace_tools::{bpf_run, ring_check};
+use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(
@@ -15,8 +18,25 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Mode {
+    /// rbpf's x86-64 JIT.
+    Jit,
+    /// rbpf's interpreter.
+    Interp,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Run one raw eBPF program (hex on stdin) once and print R0 in hex: the plugin convention of
+    /// the BPF ISA conformance runners. R1 = a copy of MEMORY_HEX, R2 = its length.
+    BpfRun {
+        /// Execution mode.
+        #[arg(long, value_enum, default_value_t = Mode::Jit)]
+        mode: Mode,
+        /// The memory R1 points at, as hex bytes.
+        memory_hex: Option<String>,
+    },
     /// Drive the per-vCPU record rings with producer threads and one drain, verifying every
     /// record (sequence, checksum) and every counter (produced == drained + dropped).
     RingCheck {
@@ -37,6 +57,20 @@ enum Command {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Command::BpfRun { mode, memory_hex } => {
+            let mut program = String::new();
+            std::io::stdin()
+                .read_to_string(&mut program)
+                .context("reading the program from stdin")?;
+            let program = bpf_run::parse_hex(&program, "program (stdin)")?;
+            let memory = bpf_run::parse_hex(memory_hex.as_deref().unwrap_or(""), "memory")?;
+            let mode = match mode {
+                Mode::Jit => ExecMode::Jit,
+                Mode::Interp => ExecMode::Interpreter,
+            };
+            println!("{:x}", bpf_run::run(&program, &memory, mode)?);
+            Ok(())
+        }
         Command::RingCheck {
             vcpus,
             capacity,

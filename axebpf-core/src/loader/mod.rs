@@ -1,0 +1,1 @@
+//! Parses eBPF ELF objects (clang -target bpf): programs by section, map definitions, relocations.

@@ -1,0 +1,1 @@
+//! eBPF maps: the kinds handlers use, created from an object's definitions.
