@@ -11,6 +11,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod context;
+pub mod exit_reason;
 pub mod helpers;
 pub mod loader;
 pub mod maps;

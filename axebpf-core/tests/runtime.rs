@@ -295,3 +295,42 @@ fn jit_code_is_read_and_execute_only() {
             .is_none()
     );
 }
+
+#[test]
+fn local_calls_get_their_own_stack_frame_or_are_refused() {
+    // main: *(u32*)(r10-8) = 1; call callee; r0 = *(u32*)(r10-8); exit
+    // callee: *(u32*)(r10-8) = 99; r0 = 0; exit
+    let code = program(&[&[
+        insn(0x62, 10, 0, -8, 1),
+        insn(0x85, 0, 1, 0, 2),
+        insn(0x61, 0, 10, -8, 0),
+        exit(),
+        insn(0x62, 10, 0, -8, 99),
+        insn(0xb7, 0, 0, 0, 0),
+        exit(),
+    ]]);
+    HostPlatform::install();
+    let interpreted = Program::load(&code, ExecMode::Interpreter, &[]).unwrap();
+    assert_eq!(
+        interpreted.run(&mut []).unwrap(),
+        1,
+        "the callee's stack is its own"
+    );
+    let error = Program::load(&code, ExecMode::Jit, &[]).unwrap_err();
+    assert!(
+        matches!(error, RuntimeError::LocalCallsNeedInterpreter { index: 1 }),
+        "{error}"
+    );
+    // Backward calls crash rbpf's interpreter (usize overflow): refused in both modes.
+    let backward = program(&[&[
+        insn(0x05, 0, 0, 2, 0),
+        insn(0xb7, 0, 0, 0, 5),
+        exit(),
+        insn(0x85, 0, 1, 0, -3),
+        exit(),
+    ]]);
+    for mode in MODES {
+        let error = Program::load(&backward, mode, &[]).unwrap_err();
+        assert!(error.to_string().contains("backward"), "{mode}: {error}");
+    }
+}

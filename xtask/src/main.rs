@@ -1,8 +1,10 @@
 //! `cargo xtask …`: the project's automation, so the README's two commands need nothing set up
 //! by hand.
 //!
-//! * `setup` — adds what the build needs to the pinned toolchain (the `x86_64-unknown-none`
-//!   target); idempotent and silent when already done. Every other task runs it first.
+//! * `setup` — adds what the build needs: the `x86_64-unknown-none` target to the pinned
+//!   toolchain, and Debian's clang (for the eBPF handlers); idempotent and silent when already
+//!   done. Every other task runs it first.
+//! * `bpf` — compiles the C eBPF sources with clang.
 //! * `test` — everything CI checks: fmt, clippy, the workspace tests, the no_std build, loom.
 //! * `nostd` — builds the in-hypervisor crates for `x86_64-unknown-none`.
 //! * `loom` — model-checks the ring's protocol.
@@ -13,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+
+mod bpf;
 
 /// The hypervisor's target: the no_std crates must build for it.
 const NOSTD_TARGET: &str = "x86_64-unknown-none";
@@ -29,6 +33,7 @@ fn main() -> Result<()> {
         "nostd" => setup().and_then(|()| nostd()),
         "loom" => loom(),
         "demo" => setup().and_then(|()| demo(&rest)),
+        "bpf" => setup().and_then(|()| bpf::build_all(&workspace_root())),
         "" | "help" | "--help" | "-h" => {
             print_help();
             Ok(())
@@ -44,7 +49,8 @@ fn print_help() {
     eprintln!(
         "usage: cargo xtask <task>\n\n\
          tasks:\n  \
-         setup   add the {NOSTD_TARGET} target to the pinned toolchain (idempotent)\n  \
+         setup   add the {NOSTD_TARGET} target and clang (idempotent)\n  \
+         bpf     compile the C eBPF sources (*.bpf.c) with clang\n  \
          test    fmt, clippy, workspace tests, no_std build, loom (what CI runs)\n  \
          nostd   build {} for {NOSTD_TARGET}\n  \
          loom    model-check the ring protocol with loom\n  \
@@ -78,8 +84,61 @@ fn run(step: &str, command: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// Adds the hypervisor target to the toolchain rust-toolchain.toml pins, if missing.
+/// Everything the build and tests need beyond the toolchain: the hypervisor target and clang.
 fn setup() -> Result<()> {
+    setup_target()?;
+    setup_clang()
+}
+
+/// Installs Debian's clang (the eBPF handlers' compiler) if `clang` does not run.
+fn setup_clang() -> Result<()> {
+    let runs = |program: &str| {
+        Command::new(program)
+            .arg("--version")
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
+    if runs("clang") {
+        return Ok(());
+    }
+    if !runs("apt-get") {
+        bail!("clang is missing and this machine has no apt-get: install clang (14 or newer)");
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.stdout.starts_with(b"0"));
+    let apt = |args: &[&str]| {
+        let mut command = if root {
+            Command::new("apt-get")
+        } else {
+            let mut sudo = Command::new("sudo");
+            sudo.args(["-n", "apt-get"]);
+            sudo
+        };
+        command
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(std::process::Stdio::null());
+        command
+    };
+    if run(
+        "setup: apt-get install clang",
+        &mut apt(&["install", "-y", "-q", "clang"]),
+    )
+    .is_err()
+    {
+        run("setup: apt-get update", &mut apt(&["update", "-q"]))?;
+        run(
+            "setup: apt-get install clang",
+            &mut apt(&["install", "-y", "-q", "clang"]),
+        )?;
+    }
+    Ok(())
+}
+
+/// Adds the hypervisor target to the toolchain rust-toolchain.toml pins, if missing.
+fn setup_target() -> Result<()> {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .current_dir(workspace_root())
@@ -123,7 +182,13 @@ fn test_all() -> Result<()> {
             "warnings",
         ]),
     )?;
-    run("cargo test", cargo().args(["test", "--workspace"]))?;
+    // clang is installed by setup, so tests that need it must not skip.
+    run(
+        "cargo test",
+        cargo()
+            .args(["test", "--workspace"])
+            .env("AXTRACE_REQUIRE_CLANG", "1"),
+    )?;
     nostd()?;
     loom()?;
     eprintln!("xtask: all checks passed");

@@ -81,6 +81,16 @@ pub enum RuntimeError {
         /// The helper id it names.
         id: u32,
     },
+    /// rbpf's JIT runs a BPF-to-BPF callee on its caller's stack frame (r10 is not moved), so a
+    /// program with local calls would compute something else than in the interpreter.
+    #[error(
+        "instruction {index}: BPF-to-BPF calls run in the interpreter only (rbpf's JIT gives the \
+         callee its caller's stack frame); load with the interpreter or inline the function"
+    )]
+    LocalCallsNeedInterpreter {
+        /// Index of the first local call in the original program.
+        index: usize,
+    },
     /// rbpf refused the program or failed while running it.
     #[error("rbpf: {0}")]
     Rbpf(String),
@@ -126,6 +136,9 @@ impl Program {
             let id = insn.imm as u32;
             if insn.opc == insn::op::CALL && insn.src == 0 && !helpers.iter().any(|h| h.id == id) {
                 return Err(RuntimeError::UnknownHelper { index, id });
+            }
+            if insn.is_local_call() && mode == ExecMode::Jit {
+                return Err(RuntimeError::LocalCallsNeedInterpreter { index });
             }
         }
         let insns = rewritten.code.len() / 8;

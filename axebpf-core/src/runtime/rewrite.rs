@@ -157,6 +157,12 @@ fn expand(
     if insn.opc == op::CALL && insn.src > 1 {
         return refuse("kfunc calls are not supported");
     }
+    if insn.is_local_call() && insn.imm < 0 {
+        // rbpf's interpreter adds `imm as usize` to its instruction pointer, which overflows
+        // (a panic in debug builds) for a negative offset. Our loader lays callees out after
+        // their callers, so this only refuses hand-written code.
+        return refuse("backward BPF-to-BPF calls are not supported (lay callees after callers)");
+    }
 
     let jump_to_original = |insn: Insn| Emitted {
         insn,

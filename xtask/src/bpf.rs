@@ -1,0 +1,94 @@
+//! `cargo xtask bpf`: compiles the C eBPF sources (`*.bpf.c`) into objects (`*.bpf.o`) beside
+//! them, with `clang -O2 -g -target bpf`, the way libbpf-based projects build their handlers.
+//!
+//! Folders: `axebpf-core/tests/objects/` (the loader's test objects, committed so tests need no
+//! clang) and, when it exists, `axebpf-core/bpf/` (the handlers).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// Folders (relative to the workspace root) whose `*.bpf.c` files are compiled.
+const SOURCE_DIRS: &[&str] = &["axebpf-core/tests/objects", "axebpf-core/bpf"];
+
+/// Compiles every `*.bpf.c` of [`SOURCE_DIRS`] under `root` into `*.bpf.o` beside it.
+pub fn build_all(root: &Path) -> Result<()> {
+    let clang = find_clang()?;
+    let mut built = 0;
+    for dir in SOURCE_DIRS {
+        let dir = root.join(dir);
+        if !dir.is_dir() {
+            continue;
+        }
+        for source in sources(&dir)? {
+            compile(&clang, &source)?;
+            built += 1;
+        }
+    }
+    eprintln!("xtask: bpf: compiled {built} object(s)");
+    Ok(())
+}
+
+/// The `clang` on PATH, after checking it runs.
+fn find_clang() -> Result<PathBuf> {
+    let clang = PathBuf::from(std::env::var_os("CLANG").unwrap_or_else(|| "clang".into()));
+    let version = Command::new(&clang).arg("--version").output();
+    match version {
+        Ok(output) if output.status.success() => Ok(clang),
+        Ok(output) => bail!(
+            "`{} --version` failed: {}",
+            clang.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ),
+        Err(error) => bail!(
+            "clang is needed to compile the eBPF C sources but `{}` could not be run ({error}); \
+             install clang (e.g. `apt-get install clang`) or set CLANG to its path",
+            clang.display()
+        ),
+    }
+}
+
+/// The `*.bpf.c` files of `dir`, sorted.
+fn sources(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut sources = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry
+            .with_context(|| format!("reading {}", dir.display()))?
+            .path();
+        if path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .is_some_and(|name| name.ends_with(".bpf.c"))
+        {
+            sources.push(path);
+        }
+    }
+    sources.sort();
+    Ok(sources)
+}
+
+/// `clang -O2 -g -target bpf -c x.bpf.c -o x.bpf.o`, run in the source's folder with that
+/// folder mapped to `.` in the debug info, so the object does not depend on the checkout's path.
+fn compile(clang: &Path, source: &Path) -> Result<()> {
+    let object = source.with_extension("o");
+    eprintln!("xtask: bpf: {}", object.display());
+    let (Some(dir), Some(file), Some(out)) =
+        (source.parent(), source.file_name(), object.file_name())
+    else {
+        bail!("{} is not a file in a folder", source.display());
+    };
+    let status = Command::new(clang)
+        .current_dir(dir)
+        .args(["-O2", "-g", "-target", "bpf", "-c"])
+        .arg(format!("-fdebug-prefix-map={}=.", dir.display()))
+        .arg(file)
+        .arg("-o")
+        .arg(out)
+        .status()
+        .with_context(|| format!("could not start {}", clang.display()))?;
+    if !status.success() {
+        bail!("clang failed on {} ({status})", source.display());
+    }
+    Ok(())
+}
