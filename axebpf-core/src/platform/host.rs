@@ -1,15 +1,19 @@
 //! The Linux host's [`Platform`]: std clock, `sched_getcpu`, thread-local current vCPU, `mmap` /
 //! `mprotect` for W^X JIT pages.
 
-use core::cell::Cell;
+use core::cell::{Cell, RefCell};
 use core::ptr::NonNull;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use super::{ExecMemoryError, ExecRegion, Platform};
+use axtrace_ring::Producer;
+
+use super::{EmitError, ExecMemoryError, ExecRegion, Platform};
+use crate::record::Record;
 
 std::thread_local! {
     static CURRENT: Cell<(u16, u16)> = const { Cell::new((0, 0)) };
+    static RING: RefCell<Option<Producer<'static, Record>>> = const { RefCell::new(None) };
 }
 
 /// The host platform. One instance serves the whole process (see [`HostPlatform::install`]).
@@ -31,6 +35,17 @@ impl HostPlatform {
     /// thread).
     pub fn set_current_vcpu(vm: u16, vcpu: u16) {
         CURRENT.with(|current| current.set((vm, vcpu)));
+    }
+
+    /// Gives the calling (vCPU) thread its ring's producer: records its handlers emit go there.
+    /// Returns the producer attached before, if any.
+    pub fn attach_ring(producer: Producer<'static, Record>) -> Option<Producer<'static, Record>> {
+        RING.with(|ring| ring.borrow_mut().replace(producer))
+    }
+
+    /// Takes the calling thread's producer back.
+    pub fn detach_ring() -> Option<Producer<'static, Record>> {
+        RING.with(|ring| ring.borrow_mut().take())
     }
 }
 
@@ -56,6 +71,19 @@ impl Platform for HostPlatform {
 
     fn current_vcpu(&self) -> u16 {
         CURRENT.with(|current| current.get().1)
+    }
+
+    fn possible_cpus(&self) -> usize {
+        // SAFETY: sysconf has no preconditions.
+        let configured = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
+        usize::try_from(configured).unwrap_or(1).max(1)
+    }
+
+    fn emit_record(&self, record: &Record) -> Result<(), EmitError> {
+        RING.with(|ring| match ring.try_borrow_mut().as_deref_mut() {
+            Ok(Some(producer)) => producer.push(*record).map_err(|_| EmitError::Full),
+            _ => Err(EmitError::NoRing),
+        })
     }
 
     fn alloc_exec(&self, len: usize) -> Result<ExecRegion, ExecMemoryError> {

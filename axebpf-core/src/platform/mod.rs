@@ -8,6 +8,8 @@
 //! registers), so the runtime reaches the platform through one global, set once by [`install`].
 
 use core::ptr::NonNull;
+
+use crate::record::Record;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
 /// A region of memory for JIT-compiled code: writable until sealed, then read+execute only.
@@ -39,6 +41,17 @@ pub enum ExecMemoryError {
     Unsupported,
 }
 
+/// Why a record could not be emitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EmitError {
+    /// The vCPU's ring was full: the record was dropped and counted.
+    #[error("the vCPU's ring is full; the record was dropped and counted")]
+    Full,
+    /// No ring is attached to the code running here.
+    #[error("no record ring is attached to this vCPU")]
+    NoRing,
+}
+
 /// The services the tracing core needs from the hypervisor.
 pub trait Platform: Sync {
     /// Monotonic time in ns (AxVisor: `axhal::time::monotonic_time_nanos()`).
@@ -49,6 +62,11 @@ pub trait Platform: Sync {
     fn current_vm(&self) -> u16;
     /// The vCPU running on this CPU (AxVisor: the current `AxVCpu`'s `id()`).
     fn current_vcpu(&self) -> u16;
+    /// Number of CPU indices per-CPU maps need (AxVisor: `axconfig::SMP`).
+    fn possible_cpus(&self) -> usize;
+    /// Appends `record` to the ring of the vCPU running on this CPU (the producer half the
+    /// hypervisor handed to that vCPU). AxVisor: the current `AxVCpu`'s ring producer.
+    fn emit_record(&self, record: &Record) -> Result<(), EmitError>;
     /// Writable, page-aligned memory of at least `len` bytes for the JIT to write code into.
     fn alloc_exec(&self, len: usize) -> Result<ExecRegion, ExecMemoryError>;
     /// Makes a region from [`alloc_exec`](Platform::alloc_exec) read+execute and no longer

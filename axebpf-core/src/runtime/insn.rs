@@ -32,6 +32,8 @@ pub mod op {
     pub const XOR64_IMM: u8 = 0xa7;
     pub const ADD64_IMM: u8 = 0x07;
     pub const NEG64: u8 = 0x87;
+    pub const MOD32_REG: u8 = 0x9c;
+    pub const MOD32_IMM: u8 = 0x94;
     pub const LE: u8 = 0xd4;
     pub const BSWAP: u8 = 0xd7;
     pub const JA: u8 = 0x05;

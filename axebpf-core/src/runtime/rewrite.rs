@@ -6,6 +6,8 @@
 //!   `mov64 dst, src; lsh64 dst, 32; rsh64 dst, 32`.
 //! * JIT: `le16` / `le32` are no-ops instead of truncating → `and64 dst, 0xffff` /
 //!   `lsh64 dst, 32; rsh64 dst, 32`.
+//! * Both modes: `mod32` by zero leaves the upper half of `dst` instead of clearing it →
+//!   `lsh64 dst, 32; rsh64 dst, 32` before a register `mod32`, and instead of `mod32 dst, 0`.
 //! * Interpreter: `neg64` negates through `i64` and overflows on `i64::MIN` (a panic in a debug
 //!   build) → `xor64 dst, -1; add64 dst, 1`.
 //! * Interpreter: 64-bit unsigned jumps against an immediate (`jeq jne jgt jge jlt jle`) zero-extend
@@ -186,6 +188,14 @@ fn expand(
         op::LE | 0xdc if !matches!(insn.imm, 16 | 32 | 64) => {
             return refuse("byte swap width must be 16, 32 or 64");
         }
+        // mod32 by zero must zero-extend dst (RFC 9669 §4.1); rbpf leaves it whole. Zero-extending
+        // first is harmless when the divisor is not zero (mod32 reads the low halves only).
+        op::MOD32_REG => {
+            let mut out = Vec::from(zero_extend(d));
+            out.push(plain(insn));
+            out
+        }
+        op::MOD32_IMM if insn.imm == 0 => Vec::from(zero_extend(d)),
         op::NEG64 => Vec::from([
             plain(Insn::new(op::XOR64_IMM, d, 0, 0, -1)),
             plain(Insn::new(op::ADD64_IMM, d, 0, 0, 1)),
