@@ -12,6 +12,60 @@ use anyhow::{Context, Result, bail};
 /// Folders (relative to the workspace root) whose `*.bpf.c` files are compiled.
 const SOURCE_DIRS: &[&str] = &["axebpf-core/tests/objects", "axebpf-core/bpf"];
 
+/// Recompiles every `*.bpf.c` into a scratch folder and fails if a committed `*.bpf.o` differs
+/// in what matters — its programs' names, sections and instructions, or its map definitions —
+/// or is missing. File bytes are not compared: debug info may differ harmlessly.
+pub fn check_all(root: &Path) -> Result<()> {
+    let clang = find_clang()?;
+    let scratch = std::env::temp_dir().join(format!("axtrace-bpf-check-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    let mut stale = Vec::new();
+    let mut checked = 0;
+    for dir in SOURCE_DIRS {
+        let dir = root.join(dir);
+        if !dir.is_dir() {
+            continue;
+        }
+        for source in sources(&dir)? {
+            let committed = source.with_extension("o");
+            let fresh = scratch.join(committed.file_name().unwrap_or_default());
+            compile_to(&clang, &source, &fresh)?;
+            checked += 1;
+            let summary = |path: &Path| -> Result<String> {
+                let bytes =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                // Objects the loader refuses on purpose are compared by their verdict.
+                Ok(match axebpf_core::loader::parse(&bytes) {
+                    Ok(object) => format!(
+                        "{:?}\n{:?}",
+                        object
+                            .programs
+                            .iter()
+                            .map(|p| (&p.name, &p.section, p.bytes().to_vec()))
+                            .collect::<Vec<_>>(),
+                        object.maps
+                    ),
+                    Err(error) => format!("refused: {error}"),
+                })
+            };
+            if !committed.exists() {
+                stale.push(format!("{} is missing", committed.display()));
+            } else if summary(&committed)? != summary(&fresh)? {
+                stale.push(format!("{} is stale", committed.display()));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    if !stale.is_empty() {
+        bail!(
+            "{}; run `cargo xtask bpf` and commit the objects",
+            stale.join("; ")
+        );
+    }
+    eprintln!("xtask: bpf: {checked} committed object(s) match their sources");
+    Ok(())
+}
+
 /// Compiles every `*.bpf.c` of [`SOURCE_DIRS`] under `root` into `*.bpf.o` beside it.
 pub fn build_all(root: &Path) -> Result<()> {
     let clang = find_clang()?;
@@ -73,14 +127,24 @@ fn sources(dir: &Path) -> Result<Vec<PathBuf>> {
 fn compile(clang: &Path, source: &Path) -> Result<()> {
     let object = source.with_extension("o");
     eprintln!("xtask: bpf: {}", object.display());
-    let (Some(dir), Some(file), Some(out)) =
-        (source.parent(), source.file_name(), object.file_name())
-    else {
+    compile_to(clang, source, &object)
+}
+
+/// Compiles `source` into `out` (any path).
+fn compile_to(clang: &Path, source: &Path, out: &Path) -> Result<()> {
+    let (Some(dir), Some(file)) = (source.parent(), source.file_name()) else {
         bail!("{} is not a file in a folder", source.display());
+    };
+    let out = if out.is_absolute() {
+        out.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(out)
     };
     let status = Command::new(clang)
         .current_dir(dir)
-        .args(["-O2", "-g", "-target", "bpf", "-c"])
+        .args(["-O2", "-g", "-target", "bpf", "-c", "-Wall", "-Werror"])
+        // `axtrace.h` for the handlers (a folder that does not exist is harmless).
+        .arg("-Iinclude")
         .arg(format!("-fdebug-prefix-map={}=.", dir.display()))
         .arg(file)
         .arg("-o")

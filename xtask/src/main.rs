@@ -2,12 +2,15 @@
 //! by hand.
 //!
 //! * `setup` — adds what the build needs: the `x86_64-unknown-none` target to the pinned
-//!   toolchain, and Debian's clang (for the eBPF handlers); idempotent and silent when already
-//!   done. Every other task runs it first.
-//! * `bpf` — compiles the C eBPF sources with clang.
-//! * `test` — everything CI checks: fmt, clippy, the workspace tests, the no_std build, loom.
+//!   toolchain, Debian's clang (for the eBPF handlers) and cargo-fuzz; idempotent and silent
+//!   when already done. Every other task runs it first.
+//! * `bpf` — compiles the C eBPF sources with clang; `bpf --check` fails if a committed object
+//!   no longer matches its source (the test command runs it).
+//! * `test` — everything CI checks: fmt, clippy, stale eBPF objects, the workspace tests, the
+//!   no_std build, loom, a 30-second fuzz run.
 //! * `nostd` — builds the in-hypervisor crates for `x86_64-unknown-none`.
 //! * `loom` — model-checks the ring's protocol.
+//! * `fuzz [SECONDS]` — fuzzes the ELF loader (cargo-fuzz, seeded with the committed objects).
 //! * `demo` — the main job (for now: the per-vCPU ring check; later issues make it record real VM
 //!   exits).
 
@@ -32,7 +35,17 @@ fn main() -> Result<()> {
         "test" => test_all(),
         "nostd" => setup().and_then(|()| nostd()),
         "loom" => loom(),
+        "fuzz" => {
+            let seconds = rest
+                .first()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(FUZZ_SECONDS);
+            setup().and_then(|()| fuzz(seconds))
+        }
         "demo" => setup().and_then(|()| demo(&rest)),
+        "bpf" if rest.iter().any(|a| a == "--check") => {
+            setup().and_then(|()| bpf::check_all(&workspace_root()))
+        }
         "bpf" => setup().and_then(|()| bpf::build_all(&workspace_root())),
         "" | "help" | "--help" | "-h" => {
             print_help();
@@ -50,10 +63,12 @@ fn print_help() {
         "usage: cargo xtask <task>\n\n\
          tasks:\n  \
          setup   add the {NOSTD_TARGET} target and clang (idempotent)\n  \
-         bpf     compile the C eBPF sources (*.bpf.c) with clang\n  \
-         test    fmt, clippy, workspace tests, no_std build, loom (what CI runs)\n  \
+         bpf     compile the C eBPF sources (*.bpf.c) with clang; --check: fail if a\n          \
+         committed object is stale\n  \
+         test    fmt, clippy, bpf --check, tests, no_std, loom, fuzz (what CI runs)\n  \
          nostd   build {} for {NOSTD_TARGET}\n  \
          loom    model-check the ring protocol with loom\n  \
+         fuzz [S] fuzz the ELF loader for S seconds (default 30)\n  \
          demo    run the main job",
         NOSTD_CRATES.join(", ")
     );
@@ -84,10 +99,59 @@ fn run(step: &str, command: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// Everything the build and tests need beyond the toolchain: the hypervisor target and clang.
+/// Everything the build and tests need beyond the toolchain: the hypervisor target, clang and
+/// cargo-fuzz.
 fn setup() -> Result<()> {
     setup_target()?;
-    setup_clang()
+    setup_clang()?;
+    setup_cargo_fuzz()
+}
+
+/// Installs cargo-fuzz from crates.io if `cargo fuzz` is not available.
+fn setup_cargo_fuzz() -> Result<()> {
+    let present = cargo()
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if present {
+        return Ok(());
+    }
+    run(
+        "setup: cargo install cargo-fuzz",
+        cargo().args(["install", "cargo-fuzz", "--locked", "--quiet"]),
+    )
+}
+
+/// Seconds of fuzzing in the test command, per target.
+const FUZZ_SECONDS: u32 = 30;
+
+/// A short libFuzzer run of the ELF loader, seeded with every committed eBPF object.
+fn fuzz(seconds: u32) -> Result<()> {
+    let root = workspace_root();
+    let corpus = root.join("target").join("fuzz-corpus").join("elf_loader");
+    std::fs::create_dir_all(&corpus)?;
+    for dir in ["axebpf-core/tests/objects", "axebpf-core/bpf"] {
+        for entry in std::fs::read_dir(root.join(dir))? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|ext| ext == "o")
+                && let Some(name) = path.file_name()
+            {
+                std::fs::copy(&path, corpus.join(name))?;
+            }
+        }
+    }
+    run(
+        &format!("fuzz the ELF loader for {seconds} s"),
+        cargo()
+            .args(["fuzz", "run", "--fuzz-dir", "fuzz", "elf_loader"])
+            .arg(&corpus)
+            .args([
+                "--",
+                &format!("-max_total_time={seconds}"),
+                "-rss_limit_mb=2048",
+                "-print_final_stats=1",
+            ]),
+    )
 }
 
 /// Installs Debian's clang (the eBPF handlers' compiler) if `clang` does not run.
@@ -191,6 +255,7 @@ fn test_all() -> Result<()> {
     )?;
     nostd()?;
     loom()?;
+    fuzz(FUZZ_SECONDS)?;
     eprintln!("xtask: all checks passed");
     Ok(())
 }
