@@ -14,11 +14,15 @@ extern crate std;
 pub mod context;
 pub mod exit_reason;
 pub mod helpers;
+pub mod insn;
 pub mod loader;
 pub mod maps;
+pub mod object;
 pub mod platform;
 pub mod record;
+pub mod registry;
 pub mod runtime;
+pub mod trace_log;
 
 pub use axtrace_ring as ring;
 pub use record::{RECORD_SIZE, Record};

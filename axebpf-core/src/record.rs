@@ -28,6 +28,14 @@ pub struct Record {
     pub data: u64,
 }
 
+/// Stable event ids (`Record::event`), mirrored in `axtrace.h`.
+pub mod event {
+    /// A VM exit, emitted at the next entry: `code` = exit reason, `aux` = exit→entry latency
+    /// in ns (saturating), `data` = the exit's address (gpa, port, MSR …), `timestamp_ns` = the
+    /// exit.
+    pub const VM_EXIT: u16 = 1;
+}
+
 /// Size of a [`Record`] in bytes; part of the dump format.
 pub const RECORD_SIZE: usize = 32;
 

@@ -63,6 +63,11 @@ fn assertions() -> String {
             "_Static_assert(offsetof(struct axtrace_record, {member}) == {offset}, \"record.{member}\");"
         );
     }
+    let _ = writeln!(
+        c,
+        "_Static_assert(AXTRACE_EVENT_VM_EXIT == {}, \"event id\");",
+        axebpf_core::record::event::VM_EXIT
+    );
     for reason in ExitReason::ALL {
         let macro_name = format!("AXTRACE_EXIT_{}", upper_snake(&format!("{reason:?}")));
         let _ = writeln!(

@@ -1,9 +1,11 @@
 //! The axtrace command-line tools (`axtrace`) and, as later issues add them, the KVM-backed VMM
 //! whose vCPU loop produces real VM exits.
 //!
-//! [`bpf_run`] runs one raw eBPF program the way ISA conformance runners expect.
+//! [`bpf_run`] runs one raw eBPF program the way ISA conformance runners expect;
+//! [`inspect`] loads an eBPF object and describes its maps and programs.
 //! [`ring_check`] exercises the per-vCPU record rings end to end on the host: one producer thread
 //! per simulated vCPU, one draining consumer, every record verified.
 
 pub mod bpf_run;
+pub mod inspect;
 pub mod ring_check;

@@ -108,3 +108,39 @@ fn bpf_run_explains_what_it_refuses() {
     let out = bpf_run("interp", "95 00 00 00 00 00 00 zz", None);
     assert!(String::from_utf8_lossy(&out.stderr).contains("`zz` at character"));
 }
+
+#[test]
+fn inspect_describes_a_shipped_handler_and_explains_refusals() {
+    let handler = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../axebpf-core/bpf/exit_latency.bpf.o"
+    );
+    for mode in ["jit", "interp"] {
+        let out = axtrace(&["inspect", handler, "--mode", mode]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for expected in [
+            "exit_states",
+            "percpu_hash",
+            "perf_event_array",
+            "on_exit",
+            "on_enter",
+        ] {
+            assert!(stdout.contains(expected), "{expected} missing:\n{stdout}");
+        }
+        assert!(stdout.contains("perf_event_output"), "{stdout}");
+    }
+    let local_calls = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../axebpf-core/tests/objects/bpf_to_bpf.bpf.o"
+    );
+    let out = axtrace(&["inspect", local_calls, "--mode", "jit"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interpreter only"));
+    let out = axtrace(&["inspect", env!("CARGO_MANIFEST_DIR")]);
+    assert!(!out.status.success());
+}

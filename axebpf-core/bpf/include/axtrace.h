@@ -131,6 +131,9 @@ struct axtrace_vcpu_sched {
 };
 
 /* ---- the 32-byte record handlers emit with bpf_perf_event_output ---- */
+/* event ids (stable; the dump lists them) */
+#define AXTRACE_EVENT_VM_EXIT 1 /* code = exit reason, aux = exit->entry ns (saturating), data = addr */
+
 struct axtrace_record {
 	__u64 timestamp_ns;
 	__u16 event;

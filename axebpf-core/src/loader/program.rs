@@ -3,66 +3,21 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-/// Size of one eBPF instruction in bytes.
-pub const INSN_SIZE: usize = 8;
+pub use crate::insn::INSN_SIZE;
 /// `BPF_LD | BPF_IMM | BPF_DW`: the first half of a 16-byte LD_IMM64.
-pub const OP_LD_IMM64: u8 = 0x18;
+pub const OP_LD_IMM64: u8 = crate::insn::op::LD_IMM64;
 /// `BPF_JMP | BPF_CALL`.
-pub const OP_CALL: u8 = 0x85;
+pub const OP_CALL: u8 = crate::insn::op::CALL;
 /// `src_reg` of an LD_IMM64 whose immediate is a map handle (`BPF_PSEUDO_MAP_FD`).
 pub const PSEUDO_MAP_FD: u8 = 1;
 /// `src_reg` of a call to another eBPF function (`BPF_PSEUDO_CALL`).
 pub const PSEUDO_CALL: u8 = 1;
 
-/// One decoded 8-byte eBPF instruction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Insn {
-    /// Opcode byte.
-    pub opcode: u8,
-    /// Destination register (low nibble of byte 1).
-    pub dst: u8,
-    /// Source register (high nibble of byte 1).
-    pub src: u8,
-    /// Signed offset.
-    pub off: i16,
-    /// Signed immediate.
-    pub imm: i32,
-}
-
-impl Insn {
-    /// Decodes little-endian instruction bytes.
-    pub fn from_bytes(bytes: [u8; INSN_SIZE]) -> Self {
-        Self {
-            opcode: bytes[0],
-            dst: bytes[1] & 0x0f,
-            src: bytes[1] >> 4,
-            off: i16::from_le_bytes([bytes[2], bytes[3]]),
-            imm: i32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
-        }
-    }
-
-    /// Encodes the instruction as little-endian bytes.
-    pub fn to_bytes(self) -> [u8; INSN_SIZE] {
-        let [o0, o1] = self.off.to_le_bytes();
-        let [i0, i1, i2, i3] = self.imm.to_le_bytes();
-        [
-            self.opcode,
-            (self.src << 4) | (self.dst & 0x0f),
-            o0,
-            o1,
-            i0,
-            i1,
-            i2,
-            i3,
-        ]
-    }
-}
+pub use crate::insn::Insn;
 
 /// Decodes instruction `index` of `code`, if it exists.
 pub(crate) fn insn_at(code: &[u8], index: usize) -> Option<Insn> {
-    let start = index.checked_mul(INSN_SIZE)?;
-    let bytes = code.get(start..start.checked_add(INSN_SIZE)?)?;
-    bytes.try_into().ok().map(Insn::from_bytes)
+    Insn::decode(code, index)
 }
 
 /// Overwrites instruction `index` of `code`; out-of-range indices are ignored.

@@ -7,7 +7,6 @@
 //! uses one writable+executable 4 KiB page and panics on ~800-instruction programs): writable
 //! while compiling, read+execute after (W^X).
 
-mod insn;
 pub mod rewrite;
 
 use alloc::boxed::Box;
@@ -127,14 +126,29 @@ impl Program {
     /// Rewrites, checks and prepares `code` (raw eBPF instructions) to run in `mode` with
     /// `helpers` callable.
     pub fn load(code: &[u8], mode: ExecMode, helpers: &[&Helper]) -> Result<Self, RuntimeError> {
+        Self::load_with_memory(code, mode, helpers, &[])
+    }
+
+    /// [`load`](Self::load), telling the interpreter which memory besides the context and the
+    /// stack the program may touch (map storage whose pointers helpers hand out). The JIT does
+    /// not check accesses; that is the verifier's job.
+    pub fn load_with_memory(
+        code: &[u8],
+        mode: ExecMode,
+        helpers: &[&Helper],
+        memory: &[core::ops::Range<u64>],
+    ) -> Result<Self, RuntimeError> {
         let rewritten = rewrite::rewrite(code)?;
         // rbpf's interpreter finds unknown helpers only when it reaches the call; refuse them at
         // load time in both modes.
         for (index, insn) in
-            (0..code.len() / 8).filter_map(|i| Some((i, insn::Insn::decode(code, i)?)))
+            (0..code.len() / 8).filter_map(|i| Some((i, crate::insn::Insn::decode(code, i)?)))
         {
             let id = insn.imm as u32;
-            if insn.opc == insn::op::CALL && insn.src == 0 && !helpers.iter().any(|h| h.id == id) {
+            if insn.opcode == crate::insn::op::CALL
+                && insn.src == 0
+                && !helpers.iter().any(|h| h.id == id)
+            {
                 return Err(RuntimeError::UnknownHelper { index, id });
             }
             if insn.is_local_call() && mode == ExecMode::Jit {
@@ -158,6 +172,9 @@ impl Program {
                 _ => helper.call,
             };
             vm.register_helper(helper.id, entry).map_err(rbpf_error)?;
+        }
+        for range in memory {
+            vm.register_allowed_memory(range.clone());
         }
         let exec = match mode {
             ExecMode::Interpreter => None,

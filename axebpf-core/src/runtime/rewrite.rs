@@ -24,7 +24,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::insn::{Insn, class, describe, op};
+use crate::insn::{Insn, class, describe, op};
 
 /// Why a program cannot be run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -126,13 +126,13 @@ fn expand(
     let refuse = |reason| Err(unsupported(index, &insn, reason));
 
     match class {
-        class::LD if insn.opc != op::LD_IMM64 => {
+        class::LD if insn.opcode != op::LD_IMM64 => {
             return refuse("legacy packet loads are not supported");
         }
-        class::LDX if insn.opc & 0xe0 == 0x80 => {
+        class::LDX if insn.opcode & 0xe0 == 0x80 => {
             return refuse("sign-extending loads (ISA v4) are not supported");
         }
-        class::STX if insn.opc & 0xe0 == 0xc0 => {
+        class::STX if insn.opcode & 0xe0 == 0xc0 => {
             return refuse(
                 "atomic operations are not supported by the runtime (rbpf 0.4.1 runs none)",
             );
@@ -144,19 +144,19 @@ fn expand(
             if operation == 0xb0 && insn.off != 0 {
                 return refuse("sign-extending moves (ISA v4) are not supported");
             }
-            if insn.opc == op::BSWAP {
+            if insn.opcode == op::BSWAP {
                 return refuse("bswap (ISA v4) is not supported");
             }
         }
-        class::JMP32 if insn.opc == op::JA32 => {
+        class::JMP32 if insn.opcode == op::JA32 => {
             return refuse("32-bit ja (ISA v4) is not supported");
         }
         _ => {}
     }
-    if insn.opc == op::TAIL_CALL {
+    if insn.opcode == op::TAIL_CALL {
         return refuse("tail calls are not supported");
     }
-    if insn.opc == op::CALL && insn.src > 1 {
+    if insn.opcode == op::CALL && insn.src > 1 {
         return refuse("kfunc calls are not supported");
     }
     if insn.is_local_call() && insn.imm < 0 {
@@ -177,7 +177,7 @@ fn expand(
         ]
     };
 
-    let out = match insn.opc {
+    let out = match insn.opcode {
         op::MOV32_REG => {
             let mut out = Vec::from([plain(Insn::new(op::MOV64_REG, d, insn.src, 0, 0))]);
             out.extend(zero_extend(d));
@@ -245,7 +245,7 @@ pub fn rewrite(code: &[u8]) -> Result<Rewritten, RewriteError> {
     let mut starts = alloc::vec![true; count];
     let mut i = 0;
     while i < count {
-        if insns[i].opc == op::LD_IMM64 {
+        if insns[i].opcode == op::LD_IMM64 {
             if i + 1 >= count {
                 return Err(RewriteError::TruncatedLdImm64(i));
             }
@@ -317,7 +317,7 @@ pub fn rewrite(code: &[u8]) -> Result<Rewritten, RewriteError> {
                         i16::try_from(relative).map_err(|_| RewriteError::JumpTooFar(index))?;
                 }
             }
-            code_out.extend_from_slice(&insn.encode());
+            code_out.extend_from_slice(&insn.to_bytes());
         }
     }
     new_index.truncate(count);

@@ -26,6 +26,15 @@ enum Mode {
     Interp,
 }
 
+impl From<Mode> for ExecMode {
+    fn from(mode: Mode) -> Self {
+        match mode {
+            Mode::Jit => ExecMode::Jit,
+            Mode::Interp => ExecMode::Interpreter,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run one raw eBPF program (hex on stdin) once and print R0 in hex: the plugin convention of
@@ -39,6 +48,15 @@ enum Command {
     },
     /// Drive the per-vCPU record rings with producer threads and one drain, verifying every
     /// record (sequence, checksum) and every counter (produced == drained + dropped).
+    /// Load an eBPF object (clang -target bpf) as `trace load` will — maps created, programs
+    /// relocated, rewritten and compiled — and print its maps and programs.
+    Inspect {
+        /// The object file.
+        file: std::path::PathBuf,
+        /// Execution mode to load the programs in.
+        #[arg(long, value_enum, default_value_t = Mode::Jit)]
+        mode: Mode,
+    },
     RingCheck {
         /// Producer threads, one ring each.
         #[arg(long, default_value_t = 2)]
@@ -57,6 +75,15 @@ enum Command {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Command::Inspect { file, mode } => {
+            let elf =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            print!(
+                "{}",
+                axtrace_tools::inspect::inspect(&file.display().to_string(), &elf, mode.into())?
+            );
+            Ok(())
+        }
         Command::BpfRun { mode, memory_hex } => {
             let mut program = String::new();
             std::io::stdin()
@@ -64,11 +91,7 @@ fn main() -> Result<()> {
                 .context("reading the program from stdin")?;
             let program = bpf_run::parse_hex(&program, "program (stdin)")?;
             let memory = bpf_run::parse_hex(memory_hex.as_deref().unwrap_or(""), "memory")?;
-            let mode = match mode {
-                Mode::Jit => ExecMode::Jit,
-                Mode::Interp => ExecMode::Interpreter,
-            };
-            println!("{:x}", bpf_run::run(&program, &memory, mode)?);
+            println!("{:x}", bpf_run::run(&program, &memory, mode.into())?);
             Ok(())
         }
         Command::RingCheck {

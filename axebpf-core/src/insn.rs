@@ -1,4 +1,4 @@
-//! eBPF instructions as the runtime sees them: decode, encode, and the opcode constants it needs.
+//! One eBPF instruction: decode, encode, classify — shared by the loader and the runtime.
 
 /// Size of one instruction slot.
 pub const INSN_SIZE: usize = 8;
@@ -21,7 +21,8 @@ pub mod class {
     pub const ALU64: u8 = 0x07;
 }
 
-/// Opcodes the rewriting pass emits or matches.
+/// Opcodes the loader and the rewriting pass match or emit (names as in RFC 9669).
+#[allow(missing_docs)]
 pub mod op {
     pub const LD_IMM64: u8 = 0x18;
     pub const MOV64_REG: u8 = 0xbf;
@@ -46,7 +47,7 @@ pub mod op {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Insn {
     /// Opcode byte.
-    pub opc: u8,
+    pub opcode: u8,
     /// Destination register (0–15 as encoded).
     pub dst: u8,
     /// Source register (0–15 as encoded).
@@ -59,9 +60,9 @@ pub struct Insn {
 
 impl Insn {
     /// An instruction from its fields.
-    pub const fn new(opc: u8, dst: u8, src: u8, off: i16, imm: i32) -> Self {
+    pub const fn new(opcode: u8, dst: u8, src: u8, off: i16, imm: i32) -> Self {
         Self {
-            opc,
+            opcode,
             dst,
             src,
             off,
@@ -69,24 +70,30 @@ impl Insn {
         }
     }
 
-    /// Decodes slot `index` of `code` (which must hold it).
-    pub fn decode(code: &[u8], index: usize) -> Option<Self> {
-        let bytes = code.get(index * INSN_SIZE..(index + 1) * INSN_SIZE)?;
-        Some(Self {
-            opc: bytes[0],
+    /// Decodes little-endian instruction bytes.
+    pub fn from_bytes(bytes: [u8; INSN_SIZE]) -> Self {
+        Self {
+            opcode: bytes[0],
             dst: bytes[1] & 0x0f,
             src: bytes[1] >> 4,
             off: i16::from_le_bytes([bytes[2], bytes[3]]),
             imm: i32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
-        })
+        }
     }
 
-    /// The 8 encoded bytes.
-    pub fn encode(&self) -> [u8; INSN_SIZE] {
+    /// Decodes slot `index` of `code`, if it holds one.
+    pub fn decode(code: &[u8], index: usize) -> Option<Self> {
+        let start = index.checked_mul(INSN_SIZE)?;
+        let bytes = code.get(start..start.checked_add(INSN_SIZE)?)?;
+        bytes.try_into().ok().map(Self::from_bytes)
+    }
+
+    /// The 8 little-endian bytes.
+    pub fn to_bytes(self) -> [u8; INSN_SIZE] {
         let off = self.off.to_le_bytes();
         let imm = self.imm.to_le_bytes();
         [
-            self.opc,
+            self.opcode,
             (self.src << 4) | (self.dst & 0x0f),
             off[0],
             off[1],
@@ -99,17 +106,17 @@ impl Insn {
 
     /// The instruction class.
     pub fn class(&self) -> u8 {
-        self.opc & 0x07
+        self.opcode & 0x07
     }
 
     /// For ALU/JMP classes: the operation (high 4 bits).
     pub fn operation(&self) -> u8 {
-        self.opc & 0xf0
+        self.opcode & 0xf0
     }
 
     /// For ALU/JMP classes: whether the source is a register (`BPF_X`) rather than `imm`.
     pub fn uses_src_reg(&self) -> bool {
-        self.opc & 0x08 != 0
+        self.opcode & 0x08 != 0
     }
 
     /// Whether this is a jump with an `off` target (conditional or `ja`, 64- or 32-bit).
@@ -120,7 +127,7 @@ impl Insn {
 
     /// Whether this is a BPF-to-BPF call (`call` with src = 1, target in `imm`).
     pub fn is_local_call(&self) -> bool {
-        self.opc == op::CALL && self.src == 1
+        self.opcode == op::CALL && self.src == 1
     }
 }
 
@@ -128,7 +135,7 @@ impl Insn {
 pub fn describe(insn: &Insn) -> alloc::string::String {
     alloc::format!(
         "opcode {:#04x} dst r{} src r{} off {} imm {}",
-        insn.opc,
+        insn.opcode,
         insn.dst,
         insn.src,
         insn.off,

@@ -1,0 +1,191 @@
+//! A loaded eBPF object: its maps created and registered, its programs relocated against them
+//! and ready to run. What `trace load` does, minus attaching.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::helpers::{ALL_HELPERS, Helper};
+use crate::loader::{self, LoadError};
+use crate::maps::{Map, MapError, MapSpec, MapType};
+use crate::platform;
+use crate::registry::{self, MapHandle, RegistryFull};
+use crate::runtime::{ExecMode, Program, RuntimeError};
+
+/// Why an object could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    /// The ELF object is malformed or unsupported.
+    #[error(transparent)]
+    Parse(#[from] LoadError),
+    /// A map could not be created.
+    #[error("map `{name}`: {error}")]
+    Map {
+        /// The map's name in the object.
+        name: String,
+        /// Why.
+        error: MapError,
+    },
+    /// Too many maps are registered.
+    #[error(transparent)]
+    Registry(#[from] RegistryFull),
+    /// A program cannot run.
+    #[error("program `{name}` (section `{section}`): {error}")]
+    Program {
+        /// The program's name.
+        name: String,
+        /// Its section.
+        section: String,
+        /// Why.
+        error: RuntimeError,
+    },
+    /// No platform is installed (per-CPU maps need the CPU count).
+    #[error("no platform installed: call axebpf_core::platform::install first")]
+    NoPlatform,
+}
+
+/// One program of a loaded object.
+#[derive(Debug)]
+pub struct LoadedProgram {
+    /// Function name.
+    pub name: String,
+    /// ELF section (`tracepoint/vmm/vcpu_run_exit` …): where it wants to attach.
+    pub section: String,
+    /// The runnable program.
+    pub program: Program,
+}
+
+/// One map of a loaded object.
+pub struct LoadedMap {
+    /// Name in the object.
+    pub name: String,
+    /// The handle programs use.
+    pub handle: MapHandle,
+    /// The map (boxed: the registry holds its address).
+    pub map: alloc::boxed::Box<Map>,
+}
+
+/// An object's programs and the maps they use; dropping it unloads both, programs first.
+pub struct LoadedObject {
+    /// Declared before `maps`: programs are dropped (and can no longer run) before their maps.
+    programs: Vec<LoadedProgram>,
+    maps: Vec<LoadedMap>,
+}
+
+impl LoadedObject {
+    /// Parses `elf`, creates and registers its maps, relocates and loads every program in
+    /// `mode` with every helper available.
+    pub fn load(elf: &[u8], mode: ExecMode) -> Result<Self, ObjectError> {
+        Self::load_with_helpers(elf, mode, &ALL_HELPERS)
+    }
+
+    /// [`load`](Self::load) with a chosen helper set.
+    pub fn load_with_helpers(
+        elf: &[u8],
+        mode: ExecMode,
+        helpers: &[&Helper],
+    ) -> Result<Self, ObjectError> {
+        let mut object = loader::parse(elf)?;
+        let possible_cpus = platform::installed()
+            .ok_or(ObjectError::NoPlatform)?
+            .possible_cpus();
+        let mut loaded = Self {
+            programs: Vec::new(),
+            maps: Vec::new(),
+        };
+        for def in &object.maps {
+            let map_error = |error| ObjectError::Map {
+                name: def.name.clone(),
+                error,
+            };
+            let map_type = MapType::try_from(def.map_type).map_err(map_error)?;
+            let spec = MapSpec {
+                map_type,
+                key_size: def.key_size,
+                value_size: def.value_size,
+                max_entries: def.max_entries,
+                flags: def.flags,
+            };
+            let map = alloc::boxed::Box::new(Map::new(spec, possible_cpus).map_err(map_error)?);
+            // On error `loaded` drops and unregisters what was registered so far.
+            let handle = registry::register(&map)?;
+            loaded.maps.push(LoadedMap {
+                name: def.name.clone(),
+                handle,
+                map,
+            });
+        }
+        let handles: Vec<u64> = loaded
+            .maps
+            .iter()
+            .map(|m| u64::from(m.handle.raw()))
+            .collect();
+        // The interpreter checks every access; map values are reached through lookup pointers.
+        let memory: Vec<core::ops::Range<u64>> = loaded
+            .maps
+            .iter()
+            .flat_map(|m| m.map.storage_ranges())
+            .map(|r| r.start as u64..r.end as u64)
+            .collect();
+        for program in &mut object.programs {
+            program.relocate_maps(|index| handles[index]);
+            let runnable = Program::load_with_memory(program.bytes(), mode, helpers, &memory)
+                .map_err(|error| ObjectError::Program {
+                    name: program.name.clone(),
+                    section: program.section.clone(),
+                    error,
+                })?;
+            loaded.programs.push(LoadedProgram {
+                name: program.name.clone(),
+                section: program.section.clone(),
+                program: runnable,
+            });
+        }
+        Ok(loaded)
+    }
+
+    /// The programs, in object order.
+    pub fn programs(&self) -> &[LoadedProgram] {
+        &self.programs
+    }
+
+    /// The program with this function name, or the first in this section.
+    pub fn program(&self, name_or_section: &str) -> Option<&Program> {
+        self.programs
+            .iter()
+            .find(|p| p.name == name_or_section)
+            .or_else(|| self.programs.iter().find(|p| p.section == name_or_section))
+            .map(|p| &p.program)
+    }
+
+    /// The maps, in object order.
+    pub fn maps(&self) -> &[LoadedMap] {
+        &self.maps
+    }
+
+    /// The map with this name.
+    pub fn map(&self, name: &str) -> Option<&Map> {
+        self.maps.iter().find(|m| m.name == name).map(|m| &*m.map)
+    }
+}
+
+impl Drop for LoadedObject {
+    fn drop(&mut self) {
+        // No program can run any more once they are dropped; only then may maps go.
+        self.programs.clear();
+        for map in &self.maps {
+            registry::unregister(map.handle);
+        }
+    }
+}
+
+impl core::fmt::Debug for LoadedObject {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LoadedObject")
+            .field("programs", &self.programs)
+            .field(
+                "maps",
+                &self.maps.iter().map(|m| &m.name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
