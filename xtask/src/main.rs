@@ -246,6 +246,7 @@ fn test_all() -> Result<()> {
             "warnings",
         ]),
     )?;
+    bpf::check_all(&workspace_root())?;
     // clang is installed by setup, so tests that need it must not skip.
     run(
         "cargo test",
