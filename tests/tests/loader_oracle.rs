@@ -12,14 +12,19 @@ use axebpf_core::loader::{self, INSN_SIZE, OP_CALL, OP_LD_IMM64};
 use aya_obj::EbpfSectionKind;
 use aya_obj::generated::bpf_insn;
 
-/// The objects of `axebpf-core/tests/objects` that the loader accepts.
-const OBJECTS: &[&str] = &["maps_btf", "maps_legacy", "two_programs", "bpf_to_bpf"];
+/// The objects the loader accepts: the test objects of `axebpf-core/tests/objects` and the
+/// shipped handlers of `axebpf-core/bpf`.
+const OBJECTS: &[&str] = &[
+    "tests/objects/maps_btf",
+    "tests/objects/maps_legacy",
+    "tests/objects/two_programs",
+    "tests/objects/bpf_to_bpf",
+    "bpf/exit_latency",
+    "bpf/exit_count",
+];
 
 fn object_bytes(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../axebpf-core/tests/objects/{name}.bpf.o",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../axebpf-core/{name}.bpf.o", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -261,7 +266,12 @@ fn loader_agrees_with_aya_obj() {
 /// rejections are axtrace's runtime limits, not misreadings.
 #[test]
 fn rejected_objects_are_valid_elf_for_aya() {
-    for name in ["bad_map_type", "global_data", "no_key_size", "recursion"] {
+    for name in [
+        "tests/objects/bad_map_type",
+        "tests/objects/global_data",
+        "tests/objects/no_key_size",
+        "tests/objects/recursion",
+    ] {
         let bytes = object_bytes(name);
         assert!(loader::parse(&bytes).is_err(), "{name}");
         aya_obj::Object::parse(&bytes).unwrap_or_else(|e| panic!("{name}: aya: {e}"));
