@@ -13,6 +13,7 @@ extern crate std;
 
 pub mod context;
 pub mod exit_reason;
+pub mod filter;
 pub mod helpers;
 pub mod insn;
 pub mod loader;
@@ -22,7 +23,10 @@ pub mod platform;
 pub mod record;
 pub mod registry;
 pub mod runtime;
+pub mod shell;
+pub mod symbols;
 pub mod trace_log;
+pub mod tracepoint;
 
 pub use axtrace_ring as ring;
 pub use record::{RECORD_SIZE, Record};

@@ -334,3 +334,22 @@ fn local_calls_get_their_own_stack_frame_or_are_refused() {
         assert!(error.to_string().contains("backward"), "{mode}: {error}");
     }
 }
+
+#[test]
+fn the_host_clock_agrees_with_clock_monotonic() {
+    let platform = HostPlatform::install();
+    let source = HostPlatform::clock_source();
+    let start = std::time::Instant::now();
+    let first = platform.monotonic_ns();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let second = platform.monotonic_ns();
+    let reference = start.elapsed().as_nanos() as u64;
+    let measured = second - first;
+    // Within 2 % of CLOCK_MONOTONIC over 50 ms (the calibration is ~1 ppm; scheduling adds the
+    // rest), and never backwards.
+    assert!(second > first, "{source}: not monotonic");
+    assert!(
+        measured.abs_diff(reference) < reference / 50,
+        "{source}: {measured} ns vs {reference} ns"
+    );
+}

@@ -2,10 +2,12 @@
 //! whose vCPU loop produces real VM exits.
 //!
 //! [`bpf_run`] runs one raw eBPF program the way ISA conformance runners expect;
-//! [`inspect`] loads an eBPF object and describes its maps and programs.
+//! [`inspect`] loads an eBPF object and describes its maps and programs; [`shell`] runs the
+//! `trace` commands.
 //! [`ring_check`] exercises the per-vCPU record rings end to end on the host: one producer thread
 //! per simulated vCPU, one draining consumer, every record verified.
 
 pub mod bpf_run;
 pub mod inspect;
 pub mod ring_check;
+pub mod shell;

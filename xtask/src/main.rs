@@ -20,6 +20,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 mod bpf;
+mod symbols;
 
 /// The hypervisor's target: the no_std crates must build for it.
 const NOSTD_TARGET: &str = "x86_64-unknown-none";
@@ -47,6 +48,7 @@ fn main() -> Result<()> {
             setup().and_then(|()| bpf::check_all(&workspace_root()))
         }
         "bpf" => setup().and_then(|()| bpf::build_all(&workspace_root())),
+        "symbols" => symbols::run(&rest),
         "" | "help" | "--help" | "-h" => {
             print_help();
             Ok(())
@@ -69,6 +71,7 @@ fn print_help() {
          nostd   build {} for {NOSTD_TARGET}\n  \
          loom    model-check the ring protocol with loom\n  \
          fuzz [S] fuzz the ELF loader for S seconds (default 30)\n  \
+         symbols E -o F  write the kallsyms table of ELF file E to F\n  \
          demo    run the main job",
         NOSTD_CRATES.join(", ")
     );

@@ -52,6 +52,16 @@ pub enum EmitError {
     NoRing,
 }
 
+/// Why code could not be patched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("could not patch the code at {addr:#x}: {reason}")]
+pub struct PatchError {
+    /// Where.
+    pub addr: usize,
+    /// What failed.
+    pub reason: &'static str,
+}
+
 /// The services the tracing core needs from the hypervisor.
 pub trait Platform: Sync {
     /// Monotonic time in ns (AxVisor: `axhal::time::monotonic_time_nanos()`).
@@ -67,6 +77,15 @@ pub trait Platform: Sync {
     /// Appends `record` to the ring of the vCPU running on this CPU (the producer half the
     /// hypervisor handed to that vCPU). AxVisor: the current `AxVCpu`'s ring producer.
     fn emit_record(&self, record: &Record) -> Result<(), EmitError>;
+    /// Replaces `bytes.len()` bytes of code at `addr` (a static-key site: a 2- or 5-byte jump or
+    /// NOP) so that no CPU ever executes a mix of old and new bytes. AxVisor: a stop-machine
+    /// or breakpoint-based text poke; the host: an atomic page replacement (see
+    /// [`host::HostPlatform`]).
+    ///
+    /// # Safety
+    /// `addr..addr + bytes.len()` must be one instruction of this program's code, and `bytes`
+    /// a valid replacement for it.
+    unsafe fn patch_text(&self, addr: *mut u8, bytes: &[u8]) -> Result<(), PatchError>;
     /// Writable, page-aligned memory of at least `len` bytes for the JIT to write code into.
     fn alloc_exec(&self, len: usize) -> Result<ExecRegion, ExecMemoryError>;
     /// Makes a region from [`alloc_exec`](Platform::alloc_exec) read+execute and no longer

@@ -48,6 +48,13 @@ enum Command {
     },
     /// Drive the per-vCPU record rings with producer threads and one drain, verifying every
     /// record (sequence, checksum) and every counter (produced == drained + dropped).
+    /// The `trace` commands (list, enable, disable, load, unload, stat, help): a REPL on a
+    /// terminal, one command per line from a pipe, or the commands given with -c.
+    Shell {
+        /// Run this command (repeatable) instead of reading stdin.
+        #[arg(short = 'c', long = "command")]
+        commands: Vec<String>,
+    },
     /// Load an eBPF object (clang -target bpf) as `trace load` will — maps created, programs
     /// relocated, rewritten and compiled — and print its maps and programs.
     Inspect {
@@ -75,6 +82,13 @@ enum Command {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Command::Shell { commands } => {
+            let failures = axtrace_tools::shell::run(&commands)?;
+            if failures > 0 {
+                bail!("{failures} command(s) failed");
+            }
+            Ok(())
+        }
         Command::Inspect { file, mode } => {
             let elf =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
