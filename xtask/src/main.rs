@@ -7,10 +7,10 @@
 //! * `bpf` — compiles the C eBPF sources with clang; `bpf --check` fails if a committed object
 //!   no longer matches its source (the test command runs it).
 //! * `test` — everything CI checks: fmt, clippy, stale eBPF objects, the workspace tests, the
-//!   no_std build, loom, a 30-second fuzz run.
+//!   no_std build, loom, a 20-second fuzz run of each target.
 //! * `nostd` — builds the in-hypervisor crates for `x86_64-unknown-none`.
 //! * `loom` — model-checks the ring's protocol.
-//! * `fuzz [SECONDS]` — fuzzes the ELF loader (cargo-fuzz, seeded with the committed objects).
+//! * `fuzz [SECONDS]` — fuzzes the ELF loader, the filter compiler and the shell (cargo-fuzz).
 //! * `demo` — the main job (for now: the per-vCPU ring check; later issues make it record real VM
 //!   exits).
 
@@ -70,7 +70,7 @@ fn print_help() {
          test    fmt, clippy, bpf --check, tests, no_std, loom, fuzz (what CI runs)\n  \
          nostd   build {} for {NOSTD_TARGET}\n  \
          loom    model-check the ring protocol with loom\n  \
-         fuzz [S] fuzz the ELF loader for S seconds (default 30)\n  \
+         fuzz [S] fuzz each target for S seconds (default 20)\n  \
          symbols E -o F  write the kallsyms table of ELF file E to F\n  \
          demo    run the main job",
         NOSTD_CRATES.join(", ")
@@ -126,35 +126,48 @@ fn setup_cargo_fuzz() -> Result<()> {
 }
 
 /// Seconds of fuzzing in the test command, per target.
-const FUZZ_SECONDS: u32 = 30;
+const FUZZ_SECONDS: u32 = 20;
 
-/// A short libFuzzer run of the ELF loader, seeded with every committed eBPF object.
+/// The fuzz targets (`fuzz/fuzz_targets/*.rs`) and the committed files that seed each.
+const FUZZ_TARGETS: &[(&str, &[&str])] = &[
+    (
+        "elf_loader",
+        &["axebpf-core/tests/objects", "axebpf-core/bpf"],
+    ),
+    ("filter", &[]),
+    ("shell", &[]),
+];
+
+/// A short libFuzzer run of every target, the ELF loader's seeded with the committed objects.
 fn fuzz(seconds: u32) -> Result<()> {
     let root = workspace_root();
-    let corpus = root.join("target").join("fuzz-corpus").join("elf_loader");
-    std::fs::create_dir_all(&corpus)?;
-    for dir in ["axebpf-core/tests/objects", "axebpf-core/bpf"] {
-        for entry in std::fs::read_dir(root.join(dir))? {
-            let path = entry?.path();
-            if path.extension().is_some_and(|ext| ext == "o")
-                && let Some(name) = path.file_name()
-            {
-                std::fs::copy(&path, corpus.join(name))?;
+    for (target, seed_dirs) in FUZZ_TARGETS {
+        let corpus = root.join("target").join("fuzz-corpus").join(target);
+        std::fs::create_dir_all(&corpus)?;
+        for dir in *seed_dirs {
+            for entry in std::fs::read_dir(root.join(dir))? {
+                let path = entry?.path();
+                if path.extension().is_some_and(|ext| ext == "o")
+                    && let Some(name) = path.file_name()
+                {
+                    std::fs::copy(&path, corpus.join(name))?;
+                }
             }
         }
+        run(
+            &format!("fuzz {target} for {seconds} s"),
+            cargo()
+                .args(["fuzz", "run", "--fuzz-dir", "fuzz", target])
+                .arg(&corpus)
+                .args([
+                    "--",
+                    &format!("-max_total_time={seconds}"),
+                    "-rss_limit_mb=2048",
+                    "-print_final_stats=1",
+                ]),
+        )?;
     }
-    run(
-        &format!("fuzz the ELF loader for {seconds} s"),
-        cargo()
-            .args(["fuzz", "run", "--fuzz-dir", "fuzz", "elf_loader"])
-            .arg(&corpus)
-            .args([
-                "--",
-                &format!("-max_total_time={seconds}"),
-                "-rss_limit_mb=2048",
-                "-print_final_stats=1",
-            ]),
-    )
+    Ok(())
 }
 
 /// Installs Debian's clang (the eBPF handlers' compiler) if `clang` does not run.
