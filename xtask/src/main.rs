@@ -270,6 +270,18 @@ fn test_all() -> Result<()> {
             .args(["test", "--workspace"])
             .env("AXTRACE_REQUIRE_CLANG", "1"),
     )?;
+    run(
+        "cargo test (axvcpu feature: AxVisor's exit reasons)",
+        cargo().args([
+            "test",
+            "-p",
+            "axebpf-core",
+            "--features",
+            "axvcpu",
+            "--test",
+            "axvcpu_exit",
+        ]),
+    )?;
     nostd()?;
     loom()?;
     fuzz(FUZZ_SECONDS)?;

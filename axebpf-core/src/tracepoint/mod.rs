@@ -391,6 +391,105 @@ impl From<ExitReason> for ExitDetail {
     }
 }
 
+/// AxVisor's exit reasons, with their details (the seed's `to_trace_code` table, plus the
+/// fields the context carries).
+#[cfg(feature = "axvcpu")]
+impl From<&axvcpu::AxVCpuExitReason> for ExitDetail {
+    fn from(exit: &axvcpu::AxVCpuExitReason) -> Self {
+        use axvcpu::AxVCpuExitReason as E;
+        let detail = |reason, width: usize, addr: u64, value: u64, aux: u64| Self {
+            reason,
+            width: width as u32,
+            addr,
+            value,
+            aux,
+        };
+        match exit {
+            E::Hypercall { nr, args } => detail(ExitReason::Hypercall, 0, *nr, args[0], args[1]),
+            E::MmioRead {
+                addr, width, reg, ..
+            } => detail(
+                ExitReason::MmioRead,
+                width.size(),
+                addr.as_usize() as u64,
+                0,
+                *reg as u64,
+            ),
+            E::MmioWrite { addr, width, data } => detail(
+                ExitReason::MmioWrite,
+                width.size(),
+                addr.as_usize() as u64,
+                *data,
+                0,
+            ),
+            E::SysRegRead { addr, reg } => detail(
+                ExitReason::SysRegRead,
+                8,
+                addr.addr() as u64,
+                0,
+                *reg as u64,
+            ),
+            E::SysRegWrite { addr, value } => {
+                detail(ExitReason::SysRegWrite, 8, addr.addr() as u64, *value, 0)
+            }
+            E::IoRead { port, width } => detail(
+                ExitReason::IoRead,
+                width.size(),
+                u64::from(port.number()),
+                0,
+                0,
+            ),
+            E::IoWrite { port, width, data } => detail(
+                ExitReason::IoWrite,
+                width.size(),
+                u64::from(port.number()),
+                *data,
+                0,
+            ),
+            E::ExternalInterrupt { vector } => {
+                detail(ExitReason::ExternalInterrupt, 0, *vector, 0, 0)
+            }
+            E::NestedPageFault { addr, access_flags } => detail(
+                ExitReason::NestedPageFault,
+                0,
+                addr.as_usize() as u64,
+                0,
+                access_flags.bits() as u64,
+            ),
+            E::Halt => ExitReason::Halt.into(),
+            E::CpuUp {
+                target_cpu,
+                entry_point,
+                arg,
+            } => detail(
+                ExitReason::CpuUp,
+                0,
+                *target_cpu,
+                entry_point.as_usize() as u64,
+                *arg,
+            ),
+            E::CpuDown { .. } => ExitReason::CpuDown.into(),
+            E::SystemDown => ExitReason::SystemDown.into(),
+            E::Nothing => ExitReason::Nothing.into(),
+            E::FailEntry {
+                hardware_entry_failure_reason,
+            } => detail(
+                ExitReason::FailEntry,
+                0,
+                *hardware_entry_failure_reason,
+                0,
+                0,
+            ),
+            E::SendIPI {
+                target_cpu, vector, ..
+            } => detail(ExitReason::SendIpi, 0, *target_cpu, *vector, 0),
+            // AxVCpuExitReason is #[non_exhaustive]: newer variants are `Other`.
+            #[allow(unreachable_patterns)]
+            _ => ExitReason::Other.into(),
+        }
+    }
+}
+
 /// The out-of-line halves of the `trace_vmm_*!` macros: build the context, fire.
 #[doc(hidden)]
 pub mod fire {
