@@ -1,7 +1,8 @@
 //! The `trace` command layer (no_std): what AxVisor's shell and `axtrace shell` both run.
 //!
 //! ```text
-//! trace list                               tracepoints: enabled, filter, programs (mode), hits
+//! trace list [TP]                          tracepoints: enabled, filter, programs (mode), hits;
+//!                                          with TP: its handler (symbolised) and format
 //! trace enable <tp> [--filter EXPR]        turn a tracepoint on (optionally filtered)
 //! trace disable <tp>                       turn it off
 //! trace load NAME FILE [--attach TP] [--mode jit|interp]
@@ -27,6 +28,7 @@ use crate::filter::Filter;
 use crate::maps::Map;
 use crate::object::LoadedObject;
 use crate::runtime::ExecMode;
+use crate::symbols::SymbolTable;
 use crate::tracepoint::{self, AttachedProgram};
 
 /// Where `trace load` reads object files from (AxVisor: its file system; the host: std::fs).
@@ -45,7 +47,8 @@ fn error<T>(message: impl Into<String>) -> Result<T, ShellError> {
 }
 
 const HELP: &str = "\
-trace list                               tracepoints: enabled, filter, programs (mode), hits
+trace list [TP]                          tracepoints: enabled, filter, programs (mode), hits;
+                                         with TP also its handler (symbolised) and format
 trace enable <tp> [--filter EXPR]        turn a tracepoint on, optionally filtered
 trace disable <tp>                       turn it off
 trace load NAME FILE [--attach TP] [--mode jit|interp]
@@ -62,10 +65,12 @@ struct Loaded {
     attached: Vec<(&'static str, String)>,
 }
 
-/// The shell's state: loaded objects by name.
+/// The shell's state: loaded objects by name, and the symbol table if the host gave one.
 pub struct Shell<F: Files> {
     files: F,
     loaded: BTreeMap<String, Loaded>,
+    /// Symbols and the load bias to subtract from run-time addresses before looking them up.
+    symbols: Option<(SymbolTable, u64)>,
 }
 
 /// Splits a command line into words; `'…'` and `"…"` quote (for filter expressions).
@@ -129,7 +134,24 @@ impl<F: Files> Shell<F> {
         Self {
             files,
             loaded: BTreeMap::new(),
+            symbols: None,
         }
+    }
+
+    /// Gives `trace list` a symbol table (from `cargo xtask symbols`) to name code addresses
+    /// with; `load_bias` is subtracted from run-time addresses first (0 unless relocated).
+    pub fn set_symbols(&mut self, table: SymbolTable, load_bias: u64) {
+        self.symbols = Some((table, load_bias));
+    }
+
+    fn symbolize(&self, addr: usize) -> String {
+        self.symbols
+            .as_ref()
+            .and_then(|(table, bias)| table.symbolize((addr as u64).wrapping_sub(*bias)))
+            .map_or_else(
+                || format!("{addr:#x}"),
+                |name| format!("{name} ({addr:#x})"),
+            )
     }
 
     /// Runs one command line, writing its output to `out`.
@@ -152,11 +174,11 @@ impl<F: Files> Shell<F> {
                 let _ = out.write_str(HELP);
                 Ok(())
             }
-            "list" => {
-                no_more(&args, "trace list")?;
+            "list" if args.is_empty() => {
                 self.list(out);
                 Ok(())
             }
+            "list" => self.list_one(args, out),
             "enable" => self.enable(args, out),
             "disable" => self.disable(args, out),
             "load" => self.load(args, out),
@@ -195,6 +217,34 @@ impl<F: Files> Shell<F> {
                 let _ = writeln!(out, "{:<63}  {} ({})", "", program.name, program.mode());
             }
         }
+    }
+
+    fn list_one(&self, mut args: Vec<String>, out: &mut impl Write) -> Result<(), ShellError> {
+        let name = args.remove(0);
+        no_more(&args, "trace list [TP]")?;
+        let tp = tracepoint::find(&name).map_err(|e| ShellError(e.to_string()))?;
+        let stats = tp.stats();
+        let (filter, programs) = tp.describe();
+        let _ = writeln!(
+            out,
+            "{}: {}, hits {}, filtered {}, errors {}",
+            tp.full_name(),
+            if tp.is_enabled() {
+                "enabled"
+            } else {
+                "disabled"
+            },
+            stats.hits,
+            stats.filtered,
+            stats.errors
+        );
+        let _ = writeln!(out, "handler: {}", self.symbolize(tp.handler_address()));
+        let _ = writeln!(out, "filter: {}", filter.as_deref().unwrap_or("-"));
+        for program in programs {
+            let _ = writeln!(out, "program: {} ({})", program.name, program.mode());
+        }
+        let _ = write!(out, "format of {}", tp.format());
+        Ok(())
     }
 
     fn enable(&mut self, mut args: Vec<String>, out: &mut impl Write) -> Result<(), ShellError> {

@@ -96,10 +96,26 @@ fn trace_commands_succeed_or_change_nothing() {
     assert!(
         run(&mut shell, "trace list extra")
             .unwrap_err()
-            .contains("unexpected argument `extra`")
+            .contains("no tracepoint `extra`")
     );
     let list = run(&mut shell, "trace list").unwrap();
     assert_eq!(list.lines().filter(|l| l.starts_with("vmm:")).count(), 8);
+    let one = run(&mut shell, "trace list vmm:hypercall").unwrap();
+    assert!(
+        one.contains("handler: 0x"),
+        "no symbols given: a raw address\n{one}"
+    );
+    assert!(one.contains("offset 24  size 32  args"), "{one}");
+    assert!(
+        run(&mut shell, "trace list vmm:nope")
+            .unwrap_err()
+            .contains("vmm:nope")
+    );
+    assert!(
+        run(&mut shell, "trace list a b")
+            .unwrap_err()
+            .contains("unexpected argument `b`")
+    );
 
     // load: failures leave nothing loaded.
     assert!(

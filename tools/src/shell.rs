@@ -6,6 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::Result;
 use axebpf_core::platform::host::HostPlatform;
 use axebpf_core::shell::{Files, Shell};
+use axebpf_core::symbols::{self, SymbolTable};
 
 /// Object files from the host's file system.
 pub struct HostFiles;
@@ -16,10 +17,32 @@ impl Files for HostFiles {
     }
 }
 
-/// A shell over the host's file system, with the host platform installed.
+/// A shell over the host's file system, with the host platform installed and this binary's
+/// own symbols (so `trace list TP` names the tracepoint handlers).
 pub fn host_shell() -> Shell<HostFiles> {
     HostPlatform::install();
-    Shell::new(HostFiles)
+    let mut shell = Shell::new(HostFiles);
+    if let Some((table, bias)) = own_symbols() {
+        shell.set_symbols(table, bias);
+    }
+    shell
+}
+
+/// This executable's symbol table and load bias (the start of its mapping at file offset 0, as
+/// /proc/self/maps shows it), or `None` if either cannot be had.
+fn own_symbols() -> Option<(SymbolTable, u64)> {
+    let exe = std::fs::canonicalize("/proc/self/exe").ok()?;
+    let blob = symbols::build_blob(&std::fs::read(&exe).ok()?).ok()?;
+    let table = SymbolTable::from_blob(&blob).ok()?;
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let bias = maps.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let is_exe = fields.len() >= 6 && fields[2].trim_start_matches('0').is_empty();
+        (is_exe && exe.to_str() == Some(fields[5]))
+            .then(|| u64::from_str_radix(line.split('-').next()?, 16).ok())
+            .flatten()
+    })?;
+    Some((table, bias))
 }
 
 /// Runs commands: `commands` if given, else lines from stdin (with a prompt on a terminal).

@@ -144,3 +144,45 @@ fn inspect_describes_a_shipped_handler_and_explains_refusals() {
     let out = axtrace(&["inspect", env!("CARGO_MANIFEST_DIR")]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn shell_runs_commands_and_names_handlers_by_symbol() {
+    let out = axtrace(&[
+        "shell",
+        "-c",
+        "trace list vmm:vcpu_run_exit",
+        "-c",
+        "trace list",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("handler: axebpf_core::tracepoint::fire::vcpu_run_exit+0x0"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("offset 16  size 4  exit_reason"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("vmm:")).count(),
+        9,
+        "{stdout}"
+    );
+
+    let out = axtrace(&[
+        "shell",
+        "-c",
+        "trace enable vmm:vcpu_run_exit --filter 'vm_idd == 1'",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown field `vm_idd`") && stderr.contains("^^^^^^"),
+        "{stderr}"
+    );
+}

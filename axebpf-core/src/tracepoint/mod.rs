@@ -133,6 +133,8 @@ pub struct Tracepoint {
     /// Its context's size in bytes.
     pub context_size: usize,
     key: &'static RawStaticFalseKey<TextPatcher>,
+    /// The address of the site's out-of-line handler (`fire::*`), for `trace list`.
+    handler: fn() -> usize,
     attachments: Srcu<Attachments>,
     counters: [CachePadded<Counters>; SLOTS],
 }
@@ -185,13 +187,17 @@ fn with_key_lock<R>(f: impl FnOnce() -> R) -> R {
 }
 
 impl Tracepoint {
-    const fn new<C: Context>(key: &'static RawStaticFalseKey<TextPatcher>) -> Self {
+    const fn new<C: Context>(
+        key: &'static RawStaticFalseKey<TextPatcher>,
+        handler: fn() -> usize,
+    ) -> Self {
         Self {
             system: "vmm",
             name: C::NAME,
             fields: C::FIELDS,
             context_size: core::mem::size_of::<C>(),
             key,
+            handler,
             attachments: Srcu::new(),
             counters: [const {
                 CachePadded::new(Counters {
@@ -206,6 +212,25 @@ impl Tracepoint {
     /// `vmm:<name>`.
     pub fn full_name(&self) -> String {
         alloc::format!("{}:{}", self.system, self.name)
+    }
+
+    /// The run-time address of the site's out-of-line handler (what the patched jump reaches).
+    pub fn handler_address(&self) -> usize {
+        (self.handler)()
+    }
+
+    /// The context's format, one line per field: offset, size, name.
+    pub fn format(&self) -> String {
+        let mut out = alloc::format!("{} ({} bytes):\n", self.full_name(), self.context_size);
+        for field in self.fields {
+            out.push_str(&alloc::format!(
+                "  offset {:>2}  size {}  {}\n",
+                field.offset,
+                field.size,
+                field.name
+            ));
+        }
+        out
     }
 
     /// Whether the static key is on.
@@ -325,23 +350,39 @@ impl Tracepoint {
 
 /// `vmm:vcpu_run_enter`.
 pub static VCPU_RUN_ENTER: Tracepoint =
-    Tracepoint::new::<context::VcpuRunEnter>(&keys::VCPU_RUN_ENTER);
+    Tracepoint::new::<context::VcpuRunEnter>(&keys::VCPU_RUN_ENTER, || {
+        fire::vcpu_run_enter as *const () as usize
+    });
 /// `vmm:vcpu_run_exit`.
 pub static VCPU_RUN_EXIT: Tracepoint =
-    Tracepoint::new::<context::VcpuRunExit>(&keys::VCPU_RUN_EXIT);
+    Tracepoint::new::<context::VcpuRunExit>(&keys::VCPU_RUN_EXIT, || {
+        fire::vcpu_run_exit as *const () as usize
+    });
 /// `vmm:hypercall`.
-pub static HYPERCALL: Tracepoint = Tracepoint::new::<context::Hypercall>(&keys::HYPERCALL);
+pub static HYPERCALL: Tracepoint = Tracepoint::new::<context::Hypercall>(&keys::HYPERCALL, || {
+    fire::hypercall as *const () as usize
+});
 /// `vmm:mmio_read`.
-pub static MMIO_READ: Tracepoint = Tracepoint::new::<context::MmioRead>(&keys::MMIO_READ);
+pub static MMIO_READ: Tracepoint =
+    Tracepoint::new::<context::MmioRead>(&keys::MMIO_READ, || fire::mmio as *const () as usize);
 /// `vmm:mmio_write`.
-pub static MMIO_WRITE: Tracepoint = Tracepoint::new::<context::MmioWrite>(&keys::MMIO_WRITE);
+pub static MMIO_WRITE: Tracepoint =
+    Tracepoint::new::<context::MmioWrite>(&keys::MMIO_WRITE, || fire::mmio as *const () as usize);
 /// `vmm:ept_violation`.
 pub static EPT_VIOLATION: Tracepoint =
-    Tracepoint::new::<context::EptViolation>(&keys::EPT_VIOLATION);
+    Tracepoint::new::<context::EptViolation>(&keys::EPT_VIOLATION, || {
+        fire::ept_violation as *const () as usize
+    });
 /// `vmm:irq_inject`.
-pub static IRQ_INJECT: Tracepoint = Tracepoint::new::<context::IrqInject>(&keys::IRQ_INJECT);
+pub static IRQ_INJECT: Tracepoint =
+    Tracepoint::new::<context::IrqInject>(&keys::IRQ_INJECT, || {
+        fire::irq_inject as *const () as usize
+    });
 /// `vmm:vcpu_sched`.
-pub static VCPU_SCHED: Tracepoint = Tracepoint::new::<context::VcpuSched>(&keys::VCPU_SCHED);
+pub static VCPU_SCHED: Tracepoint =
+    Tracepoint::new::<context::VcpuSched>(&keys::VCPU_SCHED, || {
+        fire::vcpu_sched as *const () as usize
+    });
 
 /// Every tracepoint, in `trace list` order.
 pub static ALL: [&Tracepoint; 8] = [
