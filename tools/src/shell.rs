@@ -1,7 +1,7 @@
 //! `axtrace shell`: the `trace` command layer on the Linux host, reading objects from the file
 //! system; a REPL on a terminal, one command per line from a pipe, or one command with `-c`.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 
 use anyhow::Result;
 use axebpf_core::platform::host::HostPlatform;
@@ -45,7 +45,8 @@ fn own_symbols() -> Option<(SymbolTable, u64)> {
     Some((table, bias))
 }
 
-/// Runs commands: `commands` if given, else lines from stdin (with a prompt on a terminal).
+/// Runs commands: `commands` if given, else lines from stdin (a prompt with line editing and
+/// history on a terminal).
 /// Returns how many commands failed; each failure is reported on stderr and changes nothing.
 pub fn run(commands: &[String]) -> Result<usize> {
     let mut shell = host_shell();
@@ -64,17 +65,12 @@ pub fn run(commands: &[String]) -> Result<usize> {
         return Ok(failures);
     }
     let stdin = std::io::stdin();
-    let interactive = stdin.is_terminal();
-    let mut line = String::new();
-    loop {
-        if interactive {
-            print!("axtrace> ");
-            std::io::stdout().flush()?;
-        }
-        line.clear();
-        if stdin.lock().read_line(&mut line)? == 0 {
-            break;
-        }
+    if stdin.is_terminal() {
+        repl(&mut execute)?;
+        return Ok(failures);
+    }
+    for line in stdin.lock().lines() {
+        let line = line?;
         let command = line.trim();
         if matches!(command, "exit" | "quit") {
             break;
@@ -82,4 +78,36 @@ pub fn run(commands: &[String]) -> Result<usize> {
         execute(command);
     }
     Ok(failures)
+}
+
+/// The interactive prompt: line editing and history (kept in `~/.axtrace_history`).
+fn repl(execute: &mut impl FnMut(&str)) -> Result<()> {
+    let mut editor = rustyline::DefaultEditor::new()?;
+    let history =
+        std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".axtrace_history"));
+    if let Some(path) = &history {
+        let _ = editor.load_history(path);
+    }
+    loop {
+        match editor.readline("axtrace> ") {
+            Ok(line) => {
+                let command = line.trim();
+                if matches!(command, "exit" | "quit") {
+                    break;
+                }
+                if !command.is_empty() {
+                    let _ = editor.add_history_entry(command);
+                }
+                execute(command);
+            }
+            Err(
+                rustyline::error::ReadlineError::Interrupted | rustyline::error::ReadlineError::Eof,
+            ) => break,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    if let Some(path) = &history {
+        let _ = editor.save_history(path);
+    }
+    Ok(())
 }
