@@ -241,7 +241,18 @@ impl<F: Files> Shell<F> {
         let _ = writeln!(out, "handler: {}", self.symbolize(tp.handler_address()));
         let _ = writeln!(out, "filter: {}", filter.as_deref().unwrap_or("-"));
         for program in programs {
-            let _ = writeln!(out, "program: {} ({})", program.name, program.mode());
+            // JIT code is not in the symbol table: name it the way Linux's kallsyms names JIT'd
+            // programs (`bpf_prog_<name>`), with its code range.
+            let code = program
+                .jit_region()
+                .map_or_else(String::new, |(start, len)| {
+                    format!(
+                        ", code bpf_prog_{} at {start:#x}..{:#x}",
+                        program.name,
+                        start + len
+                    )
+                });
+            let _ = writeln!(out, "program: {} ({}{code})", program.name, program.mode());
         }
         let _ = write!(out, "format of {}", tp.format());
         Ok(())

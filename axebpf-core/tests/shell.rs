@@ -214,6 +214,15 @@ fn trace_commands_succeed_or_change_nothing() {
         "{exit_line}"
     );
     assert!(list.contains("cnt/count_exit (interpreter)"), "{list}");
+    let one = run(&mut shell, "trace list vcpu_run_exit").unwrap();
+    assert!(
+        one.contains("program: lat/on_exit (jit, code bpf_prog_lat/on_exit at 0x"),
+        "{one}"
+    );
+    assert!(
+        one.contains("program: cnt/count_exit (interpreter)\n"),
+        "{one}"
+    );
     let stat = run(&mut shell, "trace stat latency").unwrap();
     assert!(stat.contains("lat/latency (percpu_hash)"), "{stat}");
     // vm 1 exits: i % 3 != 0 → 20, IoRead (6) for even i, IoWrite (7) for odd i: 10 each.

@@ -98,6 +98,11 @@ impl AttachedProgram {
         self.program().mode()
     }
 
+    /// Where its JIT code lives (start, length); `None` in the interpreter.
+    pub fn jit_region(&self) -> Option<(usize, usize)> {
+        self.program().jit_region()
+    }
+
     /// The object it comes from.
     pub fn object(&self) -> &Arc<LoadedObject> {
         &self.object
