@@ -24,6 +24,7 @@ pub mod record;
 pub mod registry;
 pub mod runtime;
 pub mod shell;
+mod spin;
 pub mod symbols;
 pub mod trace_log;
 pub mod tracepoint;

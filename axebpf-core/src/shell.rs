@@ -121,6 +121,27 @@ fn option(args: &mut Vec<String>, name: &str) -> Result<Option<String>, ShellErr
     Ok(Some(value))
 }
 
+/// The one tracepoint argument a command takes, and nothing after it.
+fn tracepoint_arg(
+    args: &mut Vec<String>,
+    usage: &str,
+) -> Result<&'static tracepoint::Tracepoint, ShellError> {
+    if args.is_empty() {
+        return error(format!("missing tracepoint; usage: {usage}"));
+    }
+    let name = args.remove(0);
+    no_more(args, usage)?;
+    tracepoint::find(&name).map_err(|e| ShellError(e.to_string()))
+}
+
+fn state(tp: &tracepoint::Tracepoint) -> &'static str {
+    if tp.is_enabled() {
+        "enabled"
+    } else {
+        "disabled"
+    }
+}
+
 fn no_more(args: &[String], usage: &str) -> Result<(), ShellError> {
     match args.first() {
         None => Ok(()),
@@ -203,11 +224,7 @@ impl<F: Files> Shell<F> {
                 out,
                 "{:<20} {:<8} {:>10} {:>10} {:>7}  {}",
                 tp.full_name(),
-                if tp.is_enabled() {
-                    "enabled"
-                } else {
-                    "disabled"
-                },
+                state(tp),
                 stats.hits,
                 stats.filtered,
                 stats.errors,
@@ -220,20 +237,14 @@ impl<F: Files> Shell<F> {
     }
 
     fn list_one(&self, mut args: Vec<String>, out: &mut impl Write) -> Result<(), ShellError> {
-        let name = args.remove(0);
-        no_more(&args, "trace list [TP]")?;
-        let tp = tracepoint::find(&name).map_err(|e| ShellError(e.to_string()))?;
+        let tp = tracepoint_arg(&mut args, "trace list [TP]")?;
         let stats = tp.stats();
         let (filter, programs) = tp.describe();
         let _ = writeln!(
             out,
             "{}: {}, hits {}, filtered {}, errors {}",
             tp.full_name(),
-            if tp.is_enabled() {
-                "enabled"
-            } else {
-                "disabled"
-            },
+            state(tp),
             stats.hits,
             stats.filtered,
             stats.errors
@@ -261,11 +272,7 @@ impl<F: Files> Shell<F> {
     fn enable(&mut self, mut args: Vec<String>, out: &mut impl Write) -> Result<(), ShellError> {
         const USAGE: &str = "trace enable <tp> [--filter EXPR]";
         let filter = option(&mut args, "--filter")?;
-        let Some(name) = (!args.is_empty()).then(|| args.remove(0)) else {
-            return error(format!("missing tracepoint; usage: {USAGE}"));
-        };
-        no_more(&args, USAGE)?;
-        let tp = tracepoint::find(&name).map_err(|e| ShellError(e.to_string()))?;
+        let tp = tracepoint_arg(&mut args, USAGE)?;
         let filter = match filter {
             Some(expr) => {
                 Some(Filter::compile(&expr, tp.name).map_err(|e| ShellError(e.to_string()))?)
@@ -280,12 +287,7 @@ impl<F: Files> Shell<F> {
     }
 
     fn disable(&mut self, mut args: Vec<String>, out: &mut impl Write) -> Result<(), ShellError> {
-        const USAGE: &str = "trace disable <tp>";
-        let Some(name) = (!args.is_empty()).then(|| args.remove(0)) else {
-            return error(format!("missing tracepoint; usage: {USAGE}"));
-        };
-        no_more(&args, USAGE)?;
-        let tp = tracepoint::find(&name).map_err(|e| ShellError(e.to_string()))?;
+        let tp = tracepoint_arg(&mut args, "trace disable <tp>")?;
         tp.set_enabled(false)
             .map_err(|e| ShellError(e.to_string()))?;
         let _ = writeln!(out, "{} disabled", tp.full_name());

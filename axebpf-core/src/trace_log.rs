@@ -1,11 +1,13 @@
 //! The bounded, rate-limited log `bpf_trace_printk` writes into and `trace` commands read.
 //!
 //! A fixed ring of [`LINES`] lines of at most [`LINE_BYTES`] bytes: no allocation on the
-//! handler's path. Writers take a tiny spin lock (handlers on several CPUs may print at once;
+//! handler's path. Writers take the core's small spin lock (handlers on several CPUs may print at once;
 //! `trace_printk` is a debugging aid, as in Linux). At most [`LINES_PER_SECOND`] lines are kept
 //! per second; the rest are counted as suppressed.
 
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::spin::SpinLock;
 
 /// Lines kept.
 pub const LINES: usize = 64;
@@ -25,48 +27,21 @@ struct Log {
     window_count: u64,
 }
 
-struct Locked {
-    busy: AtomicBool,
-    log: core::cell::UnsafeCell<Log>,
-}
-
-// SAFETY: `log` is only touched while `busy` is held (see `with_log`).
-unsafe impl Sync for Locked {}
-
-static LOG: Locked = Locked {
-    busy: AtomicBool::new(false),
-    log: core::cell::UnsafeCell::new(Log {
-        lines: [[0; LINE_BYTES]; LINES],
-        lengths: [0; LINES],
-        written: 0,
-        read: 0,
-        window_start_ns: 0,
-        window_count: 0,
-    }),
-};
+static LOG: SpinLock<Log> = SpinLock::new(Log {
+    lines: [[0; LINE_BYTES]; LINES],
+    lengths: [0; LINES],
+    written: 0,
+    read: 0,
+    window_start_ns: 0,
+    window_count: 0,
+});
 
 static SUPPRESSED: AtomicU64 = AtomicU64::new(0);
 static OVERWRITTEN: AtomicU64 = AtomicU64::new(0);
 
-fn with_log<R>(f: impl FnOnce(&mut Log) -> R) -> R {
-    // Acquire on taking the lock, Release on giving it back: each holder sees the previous
-    // holder's writes.
-    while LOG
-        .busy
-        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
-    {
-        core::hint::spin_loop();
-    }
-    // SAFETY: we hold the lock, so this is the only reference.
-    let result = f(unsafe { &mut *LOG.log.get() });
-    LOG.busy.store(false, Ordering::Release);
-    result
-}
-
 /// Appends one line if the rate allows; returns whether it was kept.
 pub fn write(line: &[u8], now_ns: u64) -> bool {
-    let kept = with_log(|log| {
+    let kept = LOG.with(|log| {
         if now_ns.saturating_sub(log.window_start_ns) >= 1_000_000_000 {
             log.window_start_ns = now_ns;
             log.window_count = 0;
@@ -94,7 +69,7 @@ pub fn write(line: &[u8], now_ns: u64) -> bool {
 
 /// Hands every unread line, oldest first, to `sink`.
 pub fn drain(mut sink: impl FnMut(&[u8])) {
-    with_log(|log| {
+    LOG.with(|log| {
         while log.read < log.written {
             let index = (log.read % LINES as u64) as usize;
             sink(&log.lines[index][..usize::from(log.lengths[index])]);

@@ -20,7 +20,7 @@ pub mod srcu;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
 #[doc(hidden)]
@@ -32,6 +32,7 @@ use crate::exit_reason::ExitReason;
 use crate::filter::Filter;
 use crate::object::LoadedObject;
 use crate::platform::{self, PatchError};
+use crate::spin::SpinLock;
 use srcu::{SLOTS, Srcu};
 
 /// Patches static-key sites through the installed platform.
@@ -177,19 +178,8 @@ pub enum TracepointError {
     },
 }
 
-static KEY_LOCK: AtomicBool = AtomicBool::new(false);
-
-fn with_key_lock<R>(f: impl FnOnce() -> R) -> R {
-    while KEY_LOCK
-        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
-    {
-        core::hint::spin_loop();
-    }
-    let result = f();
-    KEY_LOCK.store(false, Ordering::Release);
-    result
-}
+/// Serialises static-key toggles.
+static KEY_LOCK: SpinLock<()> = SpinLock::new(());
 
 impl Tracepoint {
     const fn new<C: Context>(
@@ -246,7 +236,7 @@ impl Tracepoint {
     /// Turns the site on or off by patching its code; vCPUs keep running (see the module docs).
     pub fn set_enabled(&self, enabled: bool) -> Result<(), TracepointError> {
         platform::installed().ok_or(TracepointError::NoPlatform)?;
-        with_key_lock(|| {
+        KEY_LOCK.with(|()| {
             static_keys::global_init();
             // SAFETY: keys are toggled under one lock after `global_init`, and the platform's
             // text patching is safe against CPUs executing the site (the module docs).

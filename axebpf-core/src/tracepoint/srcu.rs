@@ -9,9 +9,11 @@
 //! Counts are additive, so threads sharing a slot (possible on a Linux host) stay correct.
 
 use alloc::boxed::Box;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 use crossbeam_utils::CachePadded;
+
+use crate::spin::SpinLock;
 
 /// Reader slots (CPUs beyond this share slots, which stays correct).
 pub const SLOTS: usize = 64;
@@ -21,7 +23,7 @@ pub struct Srcu<T> {
     current: AtomicPtr<T>,
     epoch: AtomicUsize,
     readers: [CachePadded<[AtomicUsize; 2]>; SLOTS],
-    writing: AtomicBool,
+    writers: SpinLock<()>,
 }
 
 // SAFETY: the cell hands out `&T` to readers on any thread and moves `T` between threads on
@@ -38,7 +40,7 @@ impl<T> Srcu<T> {
             epoch: AtomicUsize::new(0),
             readers: [const { CachePadded::new([AtomicUsize::new(0), AtomicUsize::new(0)]) };
                 SLOTS],
-            writing: AtomicBool::new(false),
+            writers: SpinLock::new(()),
         }
     }
 
@@ -62,13 +64,10 @@ impl<T> Srcu<T> {
     /// Installs `value` and returns the previous one once no reader can see it any more.
     /// Writers are serialised; a writer waits only for readers already inside.
     pub fn replace(&self, value: Option<Box<T>>) -> Option<Box<T>> {
-        while self
-            .writing
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            core::hint::spin_loop();
-        }
+        self.writers.with(|()| self.replace_locked(value))
+    }
+
+    fn replace_locked(&self, value: Option<Box<T>>) -> Option<Box<T>> {
         let new = value.map_or(core::ptr::null_mut(), Box::into_raw);
         let old = self.current.swap(new, Ordering::SeqCst);
         for _ in 0..2 {
@@ -80,7 +79,6 @@ impl<T> Srcu<T> {
                 }
             }
         }
-        self.writing.store(false, Ordering::Release);
         // SAFETY: `old` came from `Box::into_raw` and no reader can reach it any more.
         (!old.is_null()).then(|| unsafe { Box::from_raw(old) })
     }
