@@ -12,6 +12,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod context;
+pub mod drain;
+pub mod dump;
 pub mod exit_reason;
 pub mod filter;
 pub mod helpers;

@@ -1,5 +1,8 @@
-//! Host-side conversion of axtrace dumps: the dump reader, the Perfetto writer, HDR latency
-//! histograms, the CTF writer and the report model behind `axtrace-report`.
+//! Host-side conversion of axtrace dumps: the dump reader, and (as their issues land) the
+//! Perfetto writer, HDR latency histograms, the CTF writer and the report model behind
+//! `axtrace-report`.
 //!
-//! Its input is the dump the drain writes (a stream of [`axebpf_core::Record`]s in checksummed
-//! chunks); none of the converters exists yet — they arrive with the dump and exporter issues.
+//! [`dump`] reads what the drain wrote ([`axebpf_core::dump`]): chunk by chunk, up to the last
+//! whole chunk of a cut or damaged dump, saying where and why it stopped.
+
+pub mod dump;

@@ -1,0 +1,85 @@
+//! The drain: moves records from every vCPU's ring into the dump, in batches, without ever
+//! making a producer wait. The hypervisor's lowest-priority task (on Linux, a thread at
+//! `SCHED_IDLE`) calls [`Drain::drain_once`] on a period or when a ring passes a watermark, and
+//! [`Drain::drain_all`] on stop.
+//!
+//! Each pass takes at most `batch` records per ring as one or two slices (the ring's wrap) and
+//! writes them as chunks together with the records that ring dropped since its last chunk. The
+//! records are released from the ring only after the sink accepted them, so a failing sink loses
+//! nothing already recorded; for every ring, produced = drained + dropped.
+
+use alloc::vec::Vec;
+
+use axtrace_ring::SetConsumer;
+
+use crate::dump::{DumpError, DumpWriter, Sink};
+use crate::record::Record;
+
+/// The consumers of every ring, and the dump they feed.
+pub struct Drain<'a, S: Sink> {
+    consumers: SetConsumer<'a, Record>,
+    writer: DumpWriter<S>,
+    /// Per ring: drops already written to the dump.
+    dropped_written: Vec<u64>,
+    batch: usize,
+}
+
+impl<'a, S: Sink> Drain<'a, S> {
+    /// A drain of `consumers` into `writer`, `batch` records per ring and pass at most.
+    pub fn new(consumers: SetConsumer<'a, Record>, writer: DumpWriter<S>, batch: usize) -> Self {
+        let rings = consumers.len();
+        Self {
+            consumers,
+            writer,
+            dropped_written: alloc::vec![0; rings],
+            batch: batch.max(1),
+        }
+    }
+
+    /// One pass over every ring in order; returns the records moved.
+    pub fn drain_once(&mut self) -> Result<usize, DumpError> {
+        let mut moved = 0;
+        for (index, consumer) in self.consumers.iter_mut() {
+            // Drops counted before the records are taken: later drops go with the next chunk.
+            let dropped = consumer.stats().dropped;
+            let new_drops = dropped - self.dropped_written[index];
+            let chunk = consumer.read_chunk(self.batch);
+            let (first, second) = chunk.as_slices();
+            let ring = index as u16;
+            self.writer.write_records(ring, first, new_drops)?;
+            self.writer.write_records(ring, second, 0)?;
+            self.dropped_written[index] = dropped;
+            moved += chunk.len();
+            chunk.commit();
+        }
+        Ok(moved)
+    }
+
+    /// Passes until every ring is empty and every drop is written (call once producers stop);
+    /// returns the records moved.
+    pub fn drain_all(&mut self) -> Result<u64, DumpError> {
+        let mut total = 0u64;
+        loop {
+            let moved = self.drain_once()?;
+            total += moved as u64;
+            if moved == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Records written to the dump so far.
+    pub fn records_written(&self) -> u64 {
+        self.writer.records_written()
+    }
+
+    /// Drops written to the dump so far, all rings.
+    pub fn drops_written(&self) -> u64 {
+        self.dropped_written.iter().sum()
+    }
+
+    /// The writer back (its sink holds the dump).
+    pub fn finish(self) -> DumpWriter<S> {
+        self.writer
+    }
+}
