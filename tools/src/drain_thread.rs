@@ -1,0 +1,53 @@
+//! The host's drain task: a thread at `SCHED_IDLE` (it runs only when a CPU has nothing else to
+//! do) that moves records from the rings into the dump file on a period, and everything left
+//! when told to stop.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axebpf_core::drain::Drain;
+use axebpf_core::dump::{DumpError, Sink};
+
+/// A dump file (buffered).
+pub struct FileSink(pub BufWriter<File>);
+
+impl Sink for FileSink {
+    fn write_all(&mut self, bytes: &[u8]) -> Result<(), DumpError> {
+        self.0
+            .write_all(bytes)
+            .map_err(|e| DumpError::Sink(e.to_string()))
+    }
+}
+
+impl FileSink {
+    /// Flushes the buffer to the file.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Lowers the calling thread to `SCHED_IDLE`; returns whether the kernel agreed.
+pub fn lower_to_idle_priority() -> bool {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: pid 0 is the calling thread; `param` is a valid sched_param for SCHED_IDLE.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) == 0 }
+}
+
+/// Runs the drain until `stop` is set, then drains what is left: sleeps `period` whenever a pass
+/// moved nothing. Returns the drain (its writer holds the dump) or the first write error.
+pub fn run<'a, S: Sink>(
+    mut drain: Drain<'a, S>,
+    period: Duration,
+    stop: &AtomicBool,
+) -> Result<Drain<'a, S>, DumpError> {
+    lower_to_idle_priority();
+    while !stop.load(Ordering::Acquire) {
+        if drain.drain_once()? == 0 {
+            std::thread::sleep(period);
+        }
+    }
+    drain.drain_all()?;
+    Ok(drain)
+}
