@@ -10,5 +10,6 @@
 pub mod bpf_run;
 pub mod drain_thread;
 pub mod inspect;
+pub mod record;
 pub mod ring_check;
 pub mod shell;

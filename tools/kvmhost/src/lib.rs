@@ -105,6 +105,13 @@ pub enum Error {
 
 /// Runs `config`: every vCPU's script to its end, counted and checked.
 pub fn run(config: &Config) -> Result<RunReport, Error> {
+    run_with(config, &|_, _| {})
+}
+
+/// [`run`], calling `on_start(vm, vcpu)` on each vCPU's thread before its first `KVM_RUN` —
+/// where a tracer hands the vCPU its record ring
+/// (`axebpf_core::platform::host::HostPlatform::attach_ring`).
+pub fn run_with(config: &Config, on_start: &(dyn Fn(u16, u16) + Sync)) -> Result<RunReport, Error> {
     let backend = Backend::detect();
     backend.usable.clone().map_err(Error::Unusable)?;
     if config.vms == 0 || config.vcpus == 0 {
@@ -146,7 +153,7 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
     }
     let vm_startup = started.elapsed();
     let run_start = Instant::now();
-    let outcomes = run_threads(&vms, &cpuid, &mix, config.deadline);
+    let outcomes = run_threads(&vms, &cpuid, &mix, config.deadline, on_start);
     let wall = run_start.elapsed();
     let mut vcpus = Vec::new();
     for (vm, vm_outcomes) in vms.iter().zip(outcomes) {
@@ -184,6 +191,7 @@ fn run_threads(
     cpuid: &kvm_bindings::CpuId,
     mix: &Mix,
     deadline: Duration,
+    on_start: &(dyn Fn(u16, u16) + Sync),
 ) -> Vec<Vec<Result<vcpu::VcpuOutcome, Error>>> {
     std::thread::scope(|scope| {
         let handles: Vec<Vec<_>> = vms
@@ -205,6 +213,7 @@ fn run_threads(
                             results: *results_gpa,
                             script_exits: expected.values().sum(),
                             kicks: mix.kicks,
+                            on_start,
                         };
                         let kicker = std::sync::Arc::new(kick::Kicker::default());
                         let (done_tx, done_rx) = mpsc::channel::<()>();

@@ -29,6 +29,9 @@ pub struct VcpuJob<'a> {
     pub script: u64,
     /// GPA of its result area.
     pub results: u64,
+    /// Called on the vCPU's thread before its first `KVM_RUN` (e.g. to hand it its record
+    /// ring): `(vm, vcpu)`.
+    pub on_start: &'a (dyn Fn(u16, u16) + Sync),
     /// Guest exits the script makes (kicks excluded).
     pub script_exits: u64,
     /// Planned kicks, spread evenly over the script.
@@ -53,6 +56,7 @@ fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> Error {
 /// Creates the vCPU and runs it until its script's end (or the deadline's kick).
 pub fn run(job: &VcpuJob<'_>, kicker: &Kicker) -> Result<VcpuOutcome, Error> {
     HostPlatform::set_current_vcpu(job.vm, job.vcpu);
+    (job.on_start)(job.vm, job.vcpu);
     let start = Instant::now();
     let mut vcpu = job
         .fd

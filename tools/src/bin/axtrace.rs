@@ -4,7 +4,7 @@ use std::io::Read;
 
 use anyhow::{Context, Result, bail};
 use axebpf_core::runtime::ExecMode;
-use axtrace_tools::{bpf_run, ring_check};
+use axtrace_tools::{bpf_run, record, ring_check};
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
@@ -35,8 +35,68 @@ impl From<Mode> for ExecMode {
     }
 }
 
+/// What `record` and `demo` share.
+#[derive(clap::Args)]
+struct RecordArgs {
+    /// VMs.
+    #[arg(long, default_value_t = 2)]
+    vms: u16,
+    /// vCPUs per VM (one thread each).
+    #[arg(long, default_value_t = 2)]
+    vcpus: u16,
+    /// Exits each vCPU's guest performs.
+    #[arg(long, default_value_t = 5000)]
+    exits: u32,
+    /// The mix of exits, in percent: io, mmio, hole, hlt, msr, hypercall, cpuup, cpudown, ipi,
+    /// systemdown, nothing, kick.
+    #[arg(
+        long,
+        default_value = "io=30,mmio=20,hole=10,hlt=10,msr=10,hypercall=10,kick=10"
+    )]
+    mix: String,
+    /// Distinct ports / MMIO addresses per kind.
+    #[arg(long, default_value_t = 64)]
+    working_set: u32,
+    /// Records per vCPU ring (a power of two).
+    #[arg(long, default_value_t = 1 << 16)]
+    ring: usize,
+    /// How the handler runs.
+    #[arg(long, value_enum, default_value_t = Mode::Jit)]
+    mode: Mode,
+}
+
+impl RecordArgs {
+    fn config(&self, output: std::path::PathBuf) -> Result<record::RecordConfig> {
+        Ok(record::RecordConfig {
+            vms: self.vms,
+            vcpus: self.vcpus,
+            mix: record::parse_mix(&self.mix, self.exits)?,
+            working_set: self.working_set,
+            ring_capacity: self.ring,
+            output,
+            mode: self.mode.into(),
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Record real VM exits of the KVM-backed VMM with the exit_latency handler into a dump.
+    Record {
+        #[command(flatten)]
+        args: RecordArgs,
+        /// The dump file to write.
+        #[arg(short, long, default_value = "run.axdump")]
+        output: std::path::PathBuf,
+    },
+    /// The main job: record real VM exits with sensible defaults and summarise them.
+    Demo {
+        #[command(flatten)]
+        args: RecordArgs,
+        /// Where the demo's files go.
+        #[arg(long, default_value = "target/axtrace-demo")]
+        dir: std::path::PathBuf,
+    },
     /// Run one raw eBPF program (hex on stdin) once and print R0 in hex: the plugin convention of
     /// the BPF ISA conformance runners. R1 = a copy of MEMORY_HEX, R2 = its length.
     BpfRun {
@@ -82,6 +142,21 @@ enum Command {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Command::Record { args, output } => {
+            let summary = record::record(&args.config(output)?)?;
+            print!("{}", record::render(&summary));
+            Ok(())
+        }
+        Command::Demo { args, dir } => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let summary = record::record(&args.config(dir.join("run.axdump"))?)?;
+            print!("{}", record::render(&summary));
+            println!(
+                "Next: the Perfetto trace and the report come from this dump once the exporter \
+                 lands (`axtrace convert`, `axtrace-report`)."
+            );
+            Ok(())
+        }
         Command::Shell { commands } => {
             let failures = axtrace_tools::shell::run(&commands)?;
             if failures > 0 {

@@ -1,0 +1,83 @@
+//! `axtrace record` end to end on KVM: the exit_latency handler (JIT) on real VM exits, the
+//! drain, the dump read back — every number agrees with the VMM's own count.
+
+use std::collections::BTreeMap;
+
+use axebpf_core::exit_reason::ExitReason;
+use axebpf_core::record::event;
+use axebpf_core::runtime::ExecMode;
+use axtrace_exporter::dump::DumpReader;
+use axtrace_tools::record::{self, RecordConfig};
+
+#[test]
+fn recorded_exits_match_the_vmm_kind_by_kind() {
+    if let Err(why) = axtrace_kvm::kvm_usable() {
+        eprintln!("skipped: /dev/kvm not usable: {why}");
+        return;
+    }
+    let output = std::env::temp_dir().join(format!("axtrace-record-{}.axdump", std::process::id()));
+    let config = RecordConfig {
+        vms: 1,
+        vcpus: 2,
+        mix: record::parse_mix(
+            "io=30,mmio=20,hole=10,hlt=10,msr=10,hypercall=10,kick=10",
+            400,
+        )
+        .unwrap(),
+        working_set: 16,
+        ring_capacity: 1 << 12,
+        output: output.clone(),
+        mode: ExecMode::Jit,
+    };
+    let summary = record::record(&config).unwrap();
+    assert!(summary.run.ok(), "{}", summary.run.summary());
+    assert_eq!(summary.dropped, 0);
+
+    // The handler saw every exit but each vCPU's last (the exit-port write, never re-entered).
+    let mut vmm = summary.run.counted_for_vm(1);
+    *vmm.get_mut(&ExitReason::IoWrite).unwrap() -= 2;
+    assert_eq!(record::measured_by_reason(&summary), vmm);
+
+    // The dump holds one record per measured exit, by vCPU and reason.
+    let mut reader = DumpReader::open(std::fs::File::open(&output).unwrap()).unwrap();
+    assert_eq!(reader.metadata().reason_name(9), "NestedPageFault");
+    assert!(
+        reader.metadata().host.contains("emulated") || reader.metadata().host.contains("hardware")
+    );
+    let mut in_dump: BTreeMap<ExitReason, u64> = BTreeMap::new();
+    let mut records = 0;
+    while let Some(chunk) = reader.next_chunk() {
+        for r in &chunk.records {
+            assert_eq!(r.event, event::VM_EXIT);
+            assert_eq!((r.vm, r.vcpu), (1, chunk.ring));
+            *in_dump.entry(ExitReason::from_code(r.code)).or_insert(0) += 1;
+            records += 1;
+        }
+    }
+    assert_eq!(reader.stop(), None);
+    assert_eq!(records, summary.records);
+    assert_eq!(in_dump, vmm);
+    let _ = std::fs::remove_file(&output);
+}
+
+#[test]
+fn a_bad_mix_is_refused_by_name() {
+    assert!(
+        record::parse_mix("io=50,mmio=40", 100)
+            .unwrap_err()
+            .to_string()
+            .contains("add up to 90")
+    );
+    assert!(
+        record::parse_mix("io=50,disk=50", 100)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown kind `disk`")
+    );
+    assert!(
+        record::parse_mix("io=fifty", 100)
+            .unwrap_err()
+            .to_string()
+            .contains("fifty")
+    );
+}
