@@ -246,7 +246,7 @@ pub fn render(summary: &RecordSummary) -> String {
                 .get(&(u32::from(vm), reason.code()))
                 .copied()
                 .unwrap_or((0, 0));
-            let avg = if handled > 0 { sum / handled } else { 0 };
+            let avg = sum.checked_div(handled).unwrap_or(0);
             let _ = writeln!(
                 out,
                 "{:>4} {:<18} {:>10} {:>10} {:>11} ns",
