@@ -81,3 +81,42 @@ fn a_bad_mix_is_refused_by_name() {
             .contains("fifty")
     );
 }
+
+#[test]
+fn with_tiny_rings_every_exit_is_a_record_or_a_counted_drop() {
+    if let Err(why) = axtrace_kvm::kvm_usable() {
+        eprintln!("skipped: /dev/kvm not usable: {why}");
+        return;
+    }
+    let output =
+        std::env::temp_dir().join(format!("axtrace-record-tiny-{}.axdump", std::process::id()));
+    // 4 vCPUs on 2 cores, 8-record rings: the drain cannot keep up, so rings drop.
+    let config = RecordConfig {
+        vms: 2,
+        vcpus: 2,
+        mix: record::parse_mix("io=40,mmio=30,hlt=10,hypercall=10,kick=10", 1000).unwrap(),
+        working_set: 8,
+        ring_capacity: 8,
+        output: output.clone(),
+        mode: ExecMode::Jit,
+    };
+    let summary = record::record(&config).unwrap();
+    let measured: u64 = record::measured_by_reason(&summary).values().sum();
+    assert_eq!(
+        summary.records + summary.dropped,
+        measured,
+        "every emitted record is in the dump or dropped"
+    );
+    let mut reader = DumpReader::open(std::fs::File::open(&output).unwrap()).unwrap();
+    let (mut records, mut dropped) = (0u64, 0u64);
+    while let Some(chunk) = reader.next_chunk() {
+        records += chunk.records.len() as u64;
+        dropped += chunk.dropped;
+    }
+    assert_eq!(
+        (records, dropped),
+        (summary.records, summary.dropped),
+        "the dump carries the drops"
+    );
+    let _ = std::fs::remove_file(&output);
+}

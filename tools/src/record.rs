@@ -112,8 +112,11 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// Records real VM exits into `config.output`.
+/// Records real VM exits into `config.output`. Recordings in one process run one at a time:
+/// they attach to the process-wide tracepoints.
 pub fn record(config: &RecordConfig) -> Result<RecordSummary> {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _recording = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     if let Err(why) = axtrace_kvm::kvm_usable() {
         bail!("/dev/kvm not usable: {why} (a synthetic source is a later feature)");
     }
