@@ -1,0 +1,104 @@
+//! Real KVM exits per second, untraced against traced with the shipped `exit_latency` handler
+//! (JIT, records into a ring the benchmark drains), in the same run. One iteration = one VM with
+//! one vCPU running 2,000 scripted exits (VM creation included in both). Timings on `kvm_pvm`
+//! are emulated; the ratio is what matters. Skipped, saying why, without a usable /dev/kvm.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axebpf_core::object::LoadedObject;
+use axebpf_core::platform::host::HostPlatform;
+use axebpf_core::record::Record;
+use axebpf_core::ring::RingSet;
+use axebpf_core::runtime::ExecMode;
+use axebpf_core::tracepoint::{self, AttachedProgram};
+use axtrace_kvm::{Config, Mix};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+
+const EXIT_LATENCY: &[u8] = include_bytes!("../../axebpf-core/bpf/exit_latency.bpf.o");
+const EXITS: u32 = 2000;
+
+fn config() -> Config {
+    let mix = Mix {
+        io_out: 600,
+        io_in: 400,
+        mmio_write: 300,
+        mmio_read: 300,
+        hlt: 200,
+        doorbell: [200, 0, 0, 0, 0, 0],
+        ..Mix::default()
+    };
+    assert_eq!(
+        mix.io_out + mix.io_in + mix.mmio_write + mix.mmio_read + mix.hlt + mix.doorbell[0],
+        EXITS
+    );
+    Config {
+        vms: 1,
+        vcpus: 1,
+        mix,
+        working_set: 16,
+        deadline: Duration::from_secs(60),
+        first_vm_id: 1,
+    }
+}
+
+fn kvm(c: &mut Criterion) {
+    if let Err(why) = axtrace_kvm::kvm_usable() {
+        eprintln!("skipped kvm benchmarks: /dev/kvm not usable: {why}");
+        return;
+    }
+    HostPlatform::install();
+    let label = axtrace_kvm::Backend::detect().label();
+    let mut group = c.benchmark_group(format!("kvm_exits [{label}]"));
+    group
+        .throughput(Throughput::Elements(u64::from(EXITS)))
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10);
+    let config = config();
+    let run = |iters: u64| {
+        let start = Instant::now();
+        for _ in 0..iters {
+            assert!(axtrace_kvm::run(&config).unwrap().ok());
+        }
+        start.elapsed()
+    };
+    group.bench_function("untraced", |b| b.iter_custom(run));
+
+    let object = Arc::new(LoadedObject::load(EXIT_LATENCY, ExecMode::Jit).unwrap());
+    for (index, program) in object.programs().iter().enumerate() {
+        let tp = tracepoint::find(program.section.trim_start_matches("tracepoint/vmm/")).unwrap();
+        tp.attach(Arc::new(
+            AttachedProgram::new(program.name.clone(), object.clone(), index).unwrap(),
+        ));
+        tp.set_enabled(true).unwrap();
+    }
+    // A ring per run, drained after it (the drain's cost is measured elsewhere).
+    group.bench_function("traced_exit_latency_jit", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let set: &'static RingSet<Record> =
+                    Box::leak(Box::new(RingSet::new(1, 4096).unwrap()));
+                let (producers, _consumers) = set.split().unwrap();
+                let producer = std::sync::Mutex::new(producers.into_iter().next());
+                let start = Instant::now();
+                let report = axtrace_kvm::run_with(&config, &|_, _| {
+                    if let Some(p) = producer.lock().unwrap().take() {
+                        HostPlatform::attach_ring(p);
+                    }
+                })
+                .unwrap();
+                total += start.elapsed();
+                assert!(report.ok());
+            }
+            total
+        })
+    });
+    group.finish();
+    for tp in [&tracepoint::VCPU_RUN_EXIT, &tracepoint::VCPU_RUN_ENTER] {
+        tp.set_enabled(false).unwrap();
+    }
+}
+
+criterion_group!(benches, kvm);
+criterion_main!(benches);
