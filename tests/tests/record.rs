@@ -28,6 +28,7 @@ fn recorded_exits_match_the_vmm_kind_by_kind() {
         ring_capacity: 1 << 12,
         output: output.clone(),
         mode: ExecMode::Jit,
+        synthetic: false,
     };
     let summary = record::record(&config).unwrap();
     assert!(summary.run.ok(), "{}", summary.run.summary());
@@ -99,6 +100,7 @@ fn with_tiny_rings_every_exit_is_a_record_or_a_counted_drop() {
         ring_capacity: 8,
         output: output.clone(),
         mode: ExecMode::Jit,
+        synthetic: false,
     };
     let summary = record::record(&config).unwrap();
     let measured: u64 = record::measured_by_reason(&summary).values().sum();
@@ -117,6 +119,44 @@ fn with_tiny_rings_every_exit_is_a_record_or_a_counted_drop() {
         (records, dropped),
         (summary.records, summary.dropped),
         "the dump carries the drops"
+    );
+    let _ = std::fs::remove_file(&output);
+}
+
+#[test]
+fn the_synthetic_source_drives_the_same_pipeline_and_says_so() {
+    let output = std::env::temp_dir().join(format!(
+        "axtrace-record-synth-{}.axdump",
+        std::process::id()
+    ));
+    let config = RecordConfig {
+        vms: 2,
+        vcpus: 2,
+        mix: record::parse_mix(
+            "io=30,mmio=20,hole=10,hlt=10,msr=10,hypercall=10,kick=10",
+            300,
+        )
+        .unwrap(),
+        working_set: 16,
+        ring_capacity: 1 << 12,
+        output: output.clone(),
+        mode: ExecMode::Interpreter,
+        synthetic: true,
+    };
+    let summary = record::record(&config).unwrap();
+    assert!(summary.run.ok(), "{}", summary.run.summary());
+    assert!(summary.run.backend.contains("synthetic"));
+    assert!(record::render(&summary).starts_with("SYNTHETIC exits, no VM ran"));
+    let mut vmm = summary.run.counted_for_vm(1);
+    for (reason, n) in summary.run.counted_for_vm(2) {
+        *vmm.entry(reason).or_insert(0) += n;
+    }
+    *vmm.get_mut(&ExitReason::IoWrite).unwrap() -= 4;
+    assert_eq!(record::measured_by_reason(&summary), vmm);
+    let reader = DumpReader::open(std::fs::File::open(&output).unwrap()).unwrap();
+    assert!(
+        reader.metadata().host.contains("synthetic"),
+        "the dump says so too"
     );
     let _ = std::fs::remove_file(&output);
 }

@@ -14,6 +14,7 @@ pub mod kick;
 pub mod layout;
 pub mod report;
 pub mod script;
+pub mod synthetic;
 pub mod vcpu;
 pub mod vm;
 

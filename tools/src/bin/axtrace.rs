@@ -63,6 +63,10 @@ struct RecordArgs {
     /// How the handler runs.
     #[arg(long, value_enum, default_value_t = Mode::Jit)]
     mode: Mode,
+    /// Use the synthetic source (no VM runs; every output says so) even if KVM works; it is
+    /// used anyway when /dev/kvm is not usable.
+    #[arg(long)]
+    synthetic: bool,
 }
 
 impl RecordArgs {
@@ -75,6 +79,7 @@ impl RecordArgs {
             ring_capacity: self.ring,
             output,
             mode: self.mode.into(),
+            synthetic: self.synthetic,
         })
     }
 }
