@@ -14,6 +14,7 @@ pub mod kick;
 pub mod layout;
 pub mod report;
 pub mod script;
+pub mod stats;
 pub mod synthetic;
 pub mod vcpu;
 pub mod vm;
@@ -170,6 +171,7 @@ pub fn run_with(config: &Config, on_start: &(dyn Fn(u16, u16) + Sync)) -> Result
                 vcpu: index as u16,
                 expected: script::expected_counts(entries, mix.kicks),
                 counted: outcome.counted,
+                kvm_stats: outcome.kvm_stats,
                 results: script::check_results(entries, done, &stored),
                 startup: outcome.startup,
                 wall: outcome.wall,

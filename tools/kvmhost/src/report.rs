@@ -26,6 +26,9 @@ pub struct VcpuReport {
     pub startup: Duration,
     /// First `KVM_RUN` to the end of the script.
     pub wall: Duration,
+    /// KVM's own counters (`exits`, `io_exits`, `mmio_exits`, `halt_exits`) for this vCPU, if
+    /// KVM offers binary statistics.
+    pub kvm_stats: Option<BTreeMap<&'static str, u64>>,
 }
 
 impl VcpuReport {

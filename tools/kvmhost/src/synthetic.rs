@@ -133,6 +133,7 @@ pub fn run_with(config: &Config, on_start: &(dyn Fn(u16, u16) + Sync)) -> Result
                         counted,
                         results: script::check_results(&entries, DONE_MAGIC, &stored),
                         startup: std::time::Duration::ZERO,
+                        kvm_stats: None,
                         wall: started.elapsed(),
                     }
                 })

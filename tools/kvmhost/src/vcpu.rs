@@ -47,6 +47,8 @@ pub struct VcpuOutcome {
     pub startup: Duration,
     /// From the first `KVM_RUN` to the exit port.
     pub wall: Duration,
+    /// KVM's own counters for this vCPU after the run (`None` without binary stats).
+    pub kvm_stats: Option<BTreeMap<&'static str, u64>>,
 }
 
 fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> Error {
@@ -77,6 +79,7 @@ pub fn run(job: &VcpuJob<'_>, kicker: &Kicker) -> Result<VcpuOutcome, Error> {
     };
     let result = run_loop(job, kicker, &mut vcpu, immediate_exit, &mut outcome);
     kicker.unregister();
+    outcome.kvm_stats = crate::stats::read(&vcpu);
     result.map(|()| outcome)
 }
 
