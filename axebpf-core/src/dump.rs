@@ -38,7 +38,8 @@ pub const KIND_METADATA: u16 = 1;
 /// Chunk kind: records of one ring.
 pub const KIND_RECORDS: u16 = 2;
 
-const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+/// Slice-by-16 tables (16 KiB): ~4x the bytewise table's speed; the drain checksums every record.
+const CRC: crc::Crc<u32, crc::Table<16>> = crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
 
 /// What the dump says about itself: which events and reasons it holds, which vCPUs, which
 /// clock, which host and program. Written as `key value…` lines.
