@@ -160,3 +160,42 @@ fn the_synthetic_source_drives_the_same_pipeline_and_says_so() {
     );
     let _ = std::fs::remove_file(&output);
 }
+
+#[test]
+fn durations_parse_and_bad_ones_are_named() {
+    use std::time::Duration;
+    assert_eq!(
+        record::parse_duration("5s").unwrap(),
+        Duration::from_secs(5)
+    );
+    assert_eq!(
+        record::parse_duration("500ms").unwrap(),
+        Duration::from_millis(500)
+    );
+    assert_eq!(
+        record::parse_duration("2m").unwrap(),
+        Duration::from_secs(120)
+    );
+    assert_eq!(
+        record::parse_duration("1.5").unwrap(),
+        Duration::from_millis(1500)
+    );
+    assert!(
+        record::parse_duration("5h")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown unit `h`")
+    );
+    assert!(
+        record::parse_duration("fast")
+            .unwrap_err()
+            .to_string()
+            .contains("fast")
+    );
+    assert!(
+        record::parse_duration("0s")
+            .unwrap_err()
+            .to_string()
+            .contains("positive")
+    );
+}

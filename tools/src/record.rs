@@ -113,6 +113,55 @@ pub fn parse_mix(spec: &str, exits: u32) -> Result<Mix> {
     Ok(mix)
 }
 
+/// Parses `5s`, `500ms`, `2m` or `1.5s`.
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or((text, "s"), |at| text.split_at(at));
+    let value: f64 = number
+        .parse()
+        .with_context(|| format!("`{text}`: expected a duration such as 5s, 500ms or 2m"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        other => bail!("`{text}`: unknown unit `{other}` (ms, s, m)"),
+    };
+    if !(seconds > 0.0 && seconds < 24.0 * 3600.0) {
+        bail!("`{text}`: the duration must be positive and under a day");
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Exits per vCPU that should take about `duration` with this mix: a short untraced run of the
+/// same shape (1,000 exits per vCPU) measures each vCPU's rate from its first entry to its last
+/// exit (start-up excluded) first.
+pub fn exits_for(duration: Duration, config: &RecordConfig, mix_spec: &str) -> Result<u32> {
+    const PROBE: u32 = 1000;
+    let probe = Config {
+        vms: config.vms,
+        vcpus: config.vcpus,
+        mix: parse_mix(mix_spec, PROBE)?,
+        working_set: config.working_set,
+        deadline: Duration::from_secs(30),
+        first_vm_id: 1,
+    };
+    let report = if config.synthetic || axtrace_kvm::kvm_usable().is_err() {
+        axtrace_kvm::synthetic::run_with(&probe, &|_, _| {})?
+    } else {
+        axtrace_kvm::run(&probe)?
+    };
+    let slowest = report
+        .vcpus
+        .iter()
+        .map(|v| v.wall)
+        .max()
+        .unwrap_or(report.wall);
+    let per_vcpu_per_s = f64::from(PROBE) / slowest.as_secs_f64().max(1e-6);
+    Ok((per_vcpu_per_s * duration.as_secs_f64()).clamp(100.0, 50_000_000.0) as u32)
+}
+
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())

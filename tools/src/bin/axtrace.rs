@@ -45,8 +45,12 @@ struct RecordArgs {
     #[arg(long, default_value_t = 2)]
     vcpus: u16,
     /// Exits each vCPU's guest performs.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 5000, conflicts_with = "duration")]
     exits: u32,
+    /// Instead of --exits: size the scripts to run about this long (5s, 500ms, 2m), from a
+    /// short calibration run of the same mix.
+    #[arg(long)]
+    duration: Option<String>,
     /// The mix of exits, in percent: io, mmio, hole, hlt, msr, hypercall, cpuup, cpudown, ipi,
     /// systemdown, nothing, kick.
     #[arg(
@@ -71,7 +75,7 @@ struct RecordArgs {
 
 impl RecordArgs {
     fn config(&self, output: std::path::PathBuf) -> Result<record::RecordConfig> {
-        Ok(record::RecordConfig {
+        let mut config = record::RecordConfig {
             vms: self.vms,
             vcpus: self.vcpus,
             mix: record::parse_mix(&self.mix, self.exits)?,
@@ -80,7 +84,14 @@ impl RecordArgs {
             output,
             mode: self.mode.into(),
             synthetic: self.synthetic,
-        })
+        };
+        if let Some(duration) = &self.duration {
+            let duration = record::parse_duration(duration)?;
+            let exits = record::exits_for(duration, &config, &self.mix)?;
+            eprintln!("--duration {duration:?}: {exits} exits per vCPU (from a calibration run)");
+            config.mix = record::parse_mix(&self.mix, exits)?;
+        }
+        Ok(config)
     }
 }
 
