@@ -68,6 +68,19 @@ impl<'a, S: Sink> Drain<'a, S> {
         }
     }
 
+    /// The fullest ring's waiting records as a fraction of its capacity, in per mille (a
+    /// watermark check for the drain task: it reads the rings' counters only).
+    pub fn fullest_per_mille(&mut self) -> u64 {
+        self.consumers
+            .iter_mut()
+            .map(|(_, consumer)| {
+                let stats = consumer.stats();
+                stats.queued * 1000 / (stats.capacity as u64).max(1)
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Records written to the dump so far.
     pub fn records_written(&self) -> u64 {
         self.writer.records_written()

@@ -75,3 +75,43 @@ fn the_drain_thread_writes_every_record_or_its_drop_to_the_file() {
     }
     let _ = std::fs::remove_file(&path);
 }
+
+#[test]
+fn a_ring_past_the_watermark_wakes_the_drain_before_its_period() {
+    // A one-hour period: only the watermark can make the drain take these records while the
+    // producer is still waiting for it.
+    let set = RingSet::<Record>::new(1, 64).unwrap();
+    let (mut producers, consumers) = set.split().unwrap();
+    let drain = Drain::new(
+        consumers,
+        DumpWriter::new(Vec::new(), &Metadata::default()).unwrap(),
+        256,
+    );
+    let stop = AtomicBool::new(false);
+    let drained_early = std::thread::scope(|scope| {
+        let drainer = scope.spawn(|| drain_thread::run(drain, Duration::from_secs(3600), &stop));
+        // Let the drain go idle, then fill the ring to 3/4 (past the 1/4 watermark).
+        std::thread::sleep(Duration::from_millis(20));
+        for seq in 0..48 {
+            producers[0]
+                .push(Record {
+                    data: seq,
+                    ..Record::default()
+                })
+                .unwrap();
+        }
+        // Wait (bounded, so a broken watermark fails instead of hanging) for the drain.
+        let mut drained_early = false;
+        for _ in 0..10_000 {
+            if set.stats().next().unwrap().consumed == 48 {
+                drained_early = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        stop.store(true, Ordering::Release);
+        drainer.join().unwrap().unwrap();
+        drained_early
+    });
+    assert!(drained_early, "the drain slept through a ring at 75 %");
+}

@@ -35,8 +35,17 @@ pub fn lower_to_idle_priority() -> bool {
     unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) == 0 }
 }
 
-/// Runs the drain until `stop` is set, then drains what is left: sleeps `period` whenever a pass
-/// moved nothing. Returns the drain (its writer holds the dump) or the first write error.
+/// A ring this full (per mille of its capacity) wakes the drain before its period is over.
+pub const WATERMARK_PER_MILLE: u64 = 250;
+
+/// How often an idle drain looks at the rings' fill.
+const WATERMARK_CHECK: Duration = Duration::from_millis(1);
+
+/// Runs the drain until `stop` is set, then drains what is left. After a pass that moved
+/// nothing it waits up to `period`, checking the rings' fill every millisecond (counters only)
+/// and waking early when one passes [`WATERMARK_PER_MILLE`]; a pass that moved records is
+/// followed by another at once. Returns the drain (its writer holds the dump) or the first write
+/// error.
 pub fn run<'a, S: Sink>(
     mut drain: Drain<'a, S>,
     period: Duration,
@@ -44,8 +53,15 @@ pub fn run<'a, S: Sink>(
 ) -> Result<Drain<'a, S>, DumpError> {
     lower_to_idle_priority();
     while !stop.load(Ordering::Acquire) {
-        if drain.drain_once()? == 0 {
-            std::thread::sleep(period);
+        if drain.drain_once()? > 0 {
+            continue;
+        }
+        let idle_since = std::time::Instant::now();
+        while idle_since.elapsed() < period
+            && !stop.load(Ordering::Acquire)
+            && drain.fullest_per_mille() < WATERMARK_PER_MILLE
+        {
+            std::thread::sleep(WATERMARK_CHECK.min(period));
         }
     }
     drain.drain_all()?;
