@@ -6,3 +6,4 @@
 //! whole chunk of a cut or damaged dump, saying where and why it stopped.
 
 pub mod dump;
+pub mod perfetto;

@@ -8,6 +8,7 @@
 //! per simulated vCPU, one draining consumer, every record verified.
 
 pub mod bpf_run;
+pub mod convert;
 pub mod drain_thread;
 pub mod inspect;
 pub mod record;

@@ -140,6 +140,18 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Mode::Jit)]
         mode: Mode,
     },
+    /// Convert a dump into a Perfetto trace (open it at https://ui.perfetto.dev): a track per
+    /// vCPU under its VM, a slice per VM exit named by its reason, markers where records dropped.
+    Convert {
+        /// The dump to read.
+        dump: std::path::PathBuf,
+        /// The Perfetto trace file to write (.pftrace).
+        #[arg(long)]
+        perfetto: std::path::PathBuf,
+        /// Also write `guest` slices from each entry to the next exit.
+        #[arg(long)]
+        guest_slices: bool,
+    },
     RingCheck {
         /// Producer threads, one ring each.
         #[arg(long, default_value_t = 2)]
@@ -186,6 +198,17 @@ fn main() -> Result<()> {
             print!(
                 "{}",
                 axtrace_tools::inspect::inspect(&file.display().to_string(), &elf, mode.into())?
+            );
+            Ok(())
+        }
+        Command::Convert {
+            dump,
+            perfetto,
+            guest_slices,
+        } => {
+            print!(
+                "{}",
+                axtrace_tools::convert::run(&dump, &perfetto, guest_slices)?
             );
             Ok(())
         }
