@@ -105,7 +105,8 @@ enum Command {
         #[arg(short, long, default_value = "run.axdump")]
         output: std::path::PathBuf,
     },
-    /// The main job: record real VM exits with sensible defaults and summarise them.
+    /// The main job: record real VM exits with sensible defaults, summarise them, and write the
+    /// Perfetto trace.
     Demo {
         #[command(flatten)]
         args: RecordArgs,
@@ -177,12 +178,14 @@ fn main() -> Result<()> {
         }
         Command::Demo { args, dir } => {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            let summary = record::record(&args.config(dir.join("run.axdump"))?)?;
+            let dump = dir.join("run.axdump");
+            let summary = record::record(&args.config(dump.clone())?)?;
             print!("{}", record::render(&summary));
-            println!(
-                "Next: the Perfetto trace and the report come from this dump once the exporter \
-                 lands (`axtrace convert`, `axtrace-report`)."
+            print!(
+                "{}",
+                axtrace_tools::convert::run(&dump, &dir.join("run.pftrace"), true)?
             );
+            println!("(the HDR histograms and `axtrace-report` come with the exporter issue)");
             Ok(())
         }
         Command::Shell { commands } => {
