@@ -9,29 +9,23 @@ use super::LoadError;
 use super::btf::Btf;
 use super::elf::{Elf, Section};
 
-/// Linux `BPF_MAP_TYPE_*` numbers of the map types the runtime implements.
+/// Linux `BPF_MAP_TYPE_*` numbers of the map types the runtime implements, named for map
+/// definitions; the one table is [`crate::maps::MapType`].
 pub mod map_type {
+    use crate::maps::MapType;
+
     /// `BPF_MAP_TYPE_HASH`.
-    pub const HASH: u32 = 1;
+    pub const HASH: u32 = MapType::Hash as u32;
     /// `BPF_MAP_TYPE_ARRAY`.
-    pub const ARRAY: u32 = 2;
+    pub const ARRAY: u32 = MapType::Array as u32;
     /// `BPF_MAP_TYPE_PERF_EVENT_ARRAY`.
-    pub const PERF_EVENT_ARRAY: u32 = 4;
+    pub const PERF_EVENT_ARRAY: u32 = MapType::PerfEventArray as u32;
     /// `BPF_MAP_TYPE_PERCPU_HASH`.
-    pub const PERCPU_HASH: u32 = 5;
+    pub const PERCPU_HASH: u32 = MapType::PercpuHash as u32;
     /// `BPF_MAP_TYPE_PERCPU_ARRAY`.
-    pub const PERCPU_ARRAY: u32 = 6;
+    pub const PERCPU_ARRAY: u32 = MapType::PercpuArray as u32;
     /// `BPF_MAP_TYPE_LRU_HASH`.
-    pub const LRU_HASH: u32 = 9;
-    /// Every type above.
-    pub const SUPPORTED: [u32; 6] = [
-        HASH,
-        ARRAY,
-        PERF_EVENT_ARRAY,
-        PERCPU_HASH,
-        PERCPU_ARRAY,
-        LRU_HASH,
-    ];
+    pub const LRU_HASH: u32 = MapType::LruHash as u32;
 }
 
 /// One map an object declares.
@@ -43,7 +37,7 @@ pub mod map_type {
 pub struct MapDef {
     /// The map's symbol name.
     pub name: String,
-    /// Linux `BPF_MAP_TYPE_*` number, one of [`map_type::SUPPORTED`].
+    /// Linux `BPF_MAP_TYPE_*` number of a type [`crate::maps::MapType`] implements.
     pub map_type: u32,
     /// Key size in bytes.
     pub key_size: u32,
@@ -93,7 +87,7 @@ impl Attrs {
             attribute,
         };
         let map_type = self.map_type.ok_or_else(|| missing("type"))?;
-        if !map_type::SUPPORTED.contains(&map_type) {
+        if crate::maps::MapType::try_from(map_type).is_err() {
             return Err(LoadError::UnsupportedMapType {
                 map: name.to_string(),
                 map_type,

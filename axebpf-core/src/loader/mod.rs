@@ -10,7 +10,7 @@
 //!   without function symbols is one program named after the section).
 //! * **Maps.** libbpf's BTF-defined maps in `.maps` (`__uint(type, …)`, `__type(key, …)`, read
 //!   with the small BTF reader in `btf.rs`) and legacy `struct bpf_map_def SEC("maps")`.
-//!   Supported types: [`map_type::SUPPORTED`].
+//!   Supported types: those [`crate::maps::MapType`] implements.
 //! * **Relocations.** `R_BPF_64_64` on an LD_IMM64 of a map becomes a [`MapRelocation`];
 //!   `R_BPF_64_32` on a call is a BPF-to-BPF call. Any other relocation (global variables in
 //!   `.data`/`.bss`/`.rodata`, externs, other types) is an error naming the section and symbol.

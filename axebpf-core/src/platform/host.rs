@@ -51,6 +51,25 @@ impl HostPlatform {
     }
 }
 
+/// A fresh private read+write mapping of `len` bytes (a multiple of the page size).
+fn map_anonymous_rw(len: usize) -> Option<NonNull<u8>> {
+    // SAFETY: an anonymous private mapping with no address hint touches no existing memory.
+    let ptr = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return None;
+    }
+    NonNull::new(ptr.cast::<u8>())
+}
+
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
     *EPOCH.get_or_init(Instant::now)
@@ -61,7 +80,7 @@ fn epoch() -> Instant {
 /// Used only where the CPU says the TSC is invariant (`constant_tsc` and `nonstop_tsc` in
 /// /proc/cpuinfo). Calibration: 20 ms of `CLOCK_MONOTONIC` against the TSC at start-up gives
 /// ns per tick as a 32.32 fixed-point multiplier; its error (timer jitter of tens of ns over
-/// 20 ms) is about 1 ppm, i.e. ~1 µs of drift per second against `CLOCK_MONOTONIC`, and none
+/// 20 ms) is about 1 ppm by estimate, i.e. ~1 µs of drift per second against `CLOCK_MONOTONIC`, and none
 /// between two readings a few µs apart, which is what exit latencies measure. The benchmark
 /// `host_clock` compares the two sources.
 #[cfg(target_arch = "x86_64")]
@@ -186,20 +205,13 @@ impl Platform for HostPlatform {
         };
         let start = addr as usize / PAGE * PAGE;
         let len = (addr as usize + bytes.len()).div_ceil(PAGE) * PAGE - start;
-        // SAFETY: a fresh anonymous mapping; we copy the code pages (readable: they are our own
-        // text) into it and write the patch at the same offset.
+        let copy = map_anonymous_rw(len)
+            .ok_or_else(|| fail("mmap of the copy failed"))?
+            .as_ptr()
+            .cast::<libc::c_void>();
+        // SAFETY: `copy` is a fresh private mapping of `len` bytes; we copy the code pages
+        // (readable: they are our own text) into it and write the patch at the same offset.
         unsafe {
-            let copy = libc::mmap(
-                core::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            );
-            if copy == libc::MAP_FAILED {
-                return Err(fail("mmap of the copy failed"));
-            }
             core::ptr::copy_nonoverlapping(start as *const u8, copy.cast::<u8>(), len);
             core::ptr::copy_nonoverlapping(
                 bytes.as_ptr(),
@@ -227,21 +239,7 @@ impl Platform for HostPlatform {
 
     fn alloc_exec(&self, len: usize) -> Result<ExecRegion, ExecMemoryError> {
         let len = len.max(1).div_ceil(PAGE) * PAGE;
-        // SAFETY: an anonymous private mapping with no address hint touches no existing memory.
-        let ptr = unsafe {
-            libc::mmap(
-                core::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(ExecMemoryError::MapFailed(len));
-        }
-        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or(ExecMemoryError::MapFailed(len))?;
+        let ptr = map_anonymous_rw(len).ok_or(ExecMemoryError::MapFailed(len))?;
         Ok(ExecRegion { ptr, len })
     }
 

@@ -25,24 +25,6 @@ fn usable() -> bool {
     }
 }
 
-/// The brief's small mix: io 20, mmio 20 (4 of them in the hole), hlt 5, msr 5, each doorbell
-/// function 2, plus 3 kicks.
-fn small_mix() -> Mix {
-    Mix {
-        io_out: 10,
-        io_in: 10,
-        mmio_write: 8,
-        mmio_read: 8,
-        hole: 4,
-        hlt: 5,
-        msr_read: 3,
-        msr_write: 2,
-        doorbell: [2; 6],
-        kicks: 3,
-        spin: false,
-    }
-}
-
 /// Exits `exit_count` counted for (vm, reason), summed over CPUs.
 fn counted_by_handler(object: &LoadedObject, vm: u16, reason: ExitReason) -> u64 {
     let key = [u32::from(vm).to_le_bytes(), reason.code().to_le_bytes()].concat();
@@ -73,7 +55,7 @@ fn counts_results_and_the_ebpf_handler_agree() {
     let config = Config {
         vms: 1,
         vcpus: 2,
-        mix: small_mix(),
+        mix: Mix::small(),
         working_set: 8,
         deadline: Duration::from_secs(8),
         first_vm_id: vm_id,
