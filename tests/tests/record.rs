@@ -20,7 +20,7 @@ fn recorded_exits_match_the_vmm_kind_by_kind() {
         vms: 1,
         vcpus: 2,
         mix: record::parse_mix(
-            "io=30,mmio=20,hole=10,hlt=10,msr=10,hypercall=10,kick=10",
+            "io=30,mmio=20,hole=10,hlt=10,msr=10,hypercall=5,kick=10,fail=5",
             400,
         )
         .unwrap(),
@@ -36,6 +36,7 @@ fn recorded_exits_match_the_vmm_kind_by_kind() {
 
     // The handler saw every exit but each vCPU's last (the exit-port write, never re-entered).
     let mut vmm = summary.run.counted_for_vm(1);
+    assert_eq!(vmm.get(&ExitReason::FailEntry), Some(&(2 * 20)));
     *vmm.get_mut(&ExitReason::IoWrite).unwrap() -= 2;
     assert_eq!(record::measured_by_reason(&summary), vmm);
 

@@ -73,7 +73,8 @@ pub struct RecordSummary {
 }
 
 /// Parses `io=40,mmio=30,hlt=10,msr=10,hypercall=10` (percentages of `exits`) into a mix.
-/// Kinds: io, mmio, hole, hlt, msr, hypercall, cpuup, cpudown, ipi, nothing, kick.
+/// Kinds: io, mmio, hole, hlt, msr, hypercall, cpuup, cpudown, ipi, systemdown, nothing, kick,
+/// fail (an MMIO access KVM cannot emulate: `KVM_EXIT_INTERNAL_ERROR`, i.e. `FailEntry`).
 pub fn parse_mix(spec: &str, exits: u32) -> Result<Mix> {
     let mut mix = Mix::default();
     let mut total = 0u32;
@@ -101,9 +102,10 @@ pub fn parse_mix(spec: &str, exits: u32) -> Result<Mix> {
             "systemdown" => mix.doorbell[4] = n,
             "nothing" => mix.doorbell[5] = n,
             "kick" => mix.kicks = n,
+            "fail" => mix.unemulated = n,
             other => bail!(
                 "unknown kind `{other}` in --mix (io, mmio, hole, hlt, msr, hypercall, cpuup, \
-                 cpudown, ipi, systemdown, nothing, kick)"
+                 cpudown, ipi, systemdown, nothing, kick, fail)"
             ),
         }
     }

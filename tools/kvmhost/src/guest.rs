@@ -27,6 +27,7 @@ pub fn code() -> Result<Vec<u8>, IcedError> {
         Kind::WrMsr,
         Kind::Doorbell,
         Kind::Spin,
+        Kind::Unemulated,
     ]
     .into_iter()
     .map(|kind| (kind, a.create_label()))
@@ -85,6 +86,7 @@ pub fn code() -> Result<Vec<u8>, IcedError> {
                 let here = *label;
                 a.jmp(here)?;
             }
+            Kind::Unemulated => a.crc32(eax, dword_ptr(rdx))?,
             Kind::End => unreachable!("End is not dispatched"),
         }
         a.jmp(advance)?;

@@ -155,7 +155,7 @@ pub fn run_with(config: &Config, on_start: &(dyn Fn(u16, u16) + Sync)) -> Result
     }
     let vm_startup = started.elapsed();
     let run_start = Instant::now();
-    let outcomes = run_threads(&vms, &cpuid, &mix, config.deadline, on_start);
+    let outcomes = run_threads(&vms, &cpuid, &code, &mix, config.deadline, on_start);
     let wall = run_start.elapsed();
     let mut vcpus = Vec::new();
     for (vm, vm_outcomes) in vms.iter().zip(outcomes) {
@@ -192,6 +192,7 @@ pub fn run_with(config: &Config, on_start: &(dyn Fn(u16, u16) + Sync)) -> Result
 fn run_threads(
     vms: &[vm::Vm],
     cpuid: &kvm_bindings::CpuId,
+    code: &[u8],
     mix: &Mix,
     deadline: Duration,
     on_start: &(dyn Fn(u16, u16) + Sync),
@@ -212,6 +213,7 @@ fn run_threads(
                             vcpu: index as u16,
                             fd,
                             cpuid,
+                            code,
                             script: *script_gpa,
                             results: *results_gpa,
                             script_exits: expected.values().sum(),

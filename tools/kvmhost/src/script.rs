@@ -36,6 +36,10 @@ pub enum Kind {
     Doorbell = 8,
     /// `jmp $` forever (a guest that never finishes: the watchdog's test).
     Spin = 9,
+    /// `crc32 eax, dword [arg]` on a hole GPA: an MMIO access KVM's instruction emulator
+    /// cannot decode, so `KVM_RUN` returns `KVM_EXIT_INTERNAL_ERROR` (`FailEntry`); the VMM
+    /// skips the instruction and the guest goes on.
+    Unemulated = 10,
 }
 
 /// One script entry, as laid out in guest memory.
@@ -75,6 +79,8 @@ pub struct Mix {
     pub doorbell: [u32; 6],
     /// Kicks: `KVM_RUN` with `immediate_exit` set, returning `EINTR` (`ExternalInterrupt`).
     pub kicks: u32,
+    /// Hole accesses KVM cannot emulate (`FailEntry`, from `KVM_EXIT_INTERNAL_ERROR`).
+    pub unemulated: u32,
     /// Never finish (spin after the script): only the watchdog ends the vCPU.
     pub spin: bool,
 }
@@ -93,6 +99,7 @@ impl Mix {
             msr_write: 2,
             doorbell: [2; 6],
             kicks: 3,
+            unemulated: 1,
             spin: false,
         }
     }
@@ -110,6 +117,7 @@ impl Mix {
             msr_write: self.msr_write * factor,
             doorbell: self.doorbell.map(|n| n * factor),
             kicks: self.kicks * factor,
+            unemulated: self.unemulated * factor,
             spin: self.spin,
         }
     }
@@ -181,6 +189,10 @@ pub fn generate(mix: &Mix, working_set: u32, vm: u16, vcpu: u16) -> Vec<Entry> {
             Box::new(move |i| entry(Kind::WrMsr, msr(i, ws), tag | u64::from(i))),
         ),
     ];
+    queues.push((
+        mix.unemulated,
+        Box::new(move |i| entry(Kind::Unemulated, gpa(HOLE.start, i, ws), 0)),
+    ));
     for (function, &count) in Function::ALL.iter().zip(&mix.doorbell) {
         let nr = *function as u32;
         queues.push((
@@ -235,6 +247,7 @@ pub fn expected_counts(script: &[Entry], kicks: u32) -> BTreeMap<ExitReason, u64
             Kind::MmioWrite => add(ExitReason::MmioWrite),
             Kind::MmioRead => add(ExitReason::MmioRead),
             Kind::Hlt => add(ExitReason::Halt),
+            Kind::Unemulated => add(ExitReason::FailEntry),
             Kind::RdMsr => add(ExitReason::SysRegRead),
             Kind::WrMsr => add(ExitReason::SysRegWrite),
             Kind::Doorbell => {

@@ -53,6 +53,7 @@ fn exit_for(entry: &Entry) -> Option<KvmExit> {
             width: 4,
             data: 0,
         },
+        Kind::Unemulated => KvmExit::InternalError,
         Kind::Spin => return None,
     })
 }

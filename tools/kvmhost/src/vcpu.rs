@@ -13,7 +13,7 @@ use kvm_ioctls::{VcpuExit, VcpuFd, VmFd};
 use crate::Error;
 use crate::exits::{self, KvmExit, exit_detail};
 use crate::kick::{Kicker, set_immediate_exit};
-use crate::layout::{DEVICE_WINDOW, DOORBELL_PORT, EXIT_PORT};
+use crate::layout::{CODE, DEVICE_WINDOW, DOORBELL_PORT, EXIT_PORT};
 
 /// What one vCPU thread runs.
 pub struct VcpuJob<'a> {
@@ -25,6 +25,9 @@ pub struct VcpuJob<'a> {
     pub fd: &'a VmFd,
     /// The CPUID the guest sees.
     pub cpuid: &'a CpuId,
+    /// The guest code loaded at [`CODE`] (the guest never writes it): the VMM decodes the
+    /// instructions KVM cannot emulate from it.
+    pub code: &'a [u8],
     /// GPA of its script.
     pub script: u64,
     /// GPA of its result area.
@@ -149,6 +152,8 @@ fn run_loop(
             KvmExit::IoOut { data, .. } if doorbell_a0.is_some() => {
                 axebpf_core::trace_vmm_hypercall!(data, doorbell_a0.unwrap_or(0), 0, 0, 0);
             }
+            KvmExit::InternalError | KvmExit::FailEntry { .. }
+                if skip_unemulated(vcpu, job.code)? => {}
             KvmExit::Shutdown
             | KvmExit::SystemEvent { .. }
             | KvmExit::FailEntry { .. }
@@ -170,6 +175,29 @@ fn run_loop(
         }
         guest_exits += 1;
     }
+}
+
+/// After `KVM_EXIT_INTERNAL_ERROR` (or `FAIL_ENTRY`): when the vCPU stopped at the script's
+/// deliberately unemulatable instruction (`crc32` on a hole GPA, see
+/// [`crate::script::Kind::Unemulated`]), moves `rip` past it, as a VMM that skips a faulting
+/// instruction would, and says so; any other internal error stays fatal.
+fn skip_unemulated(vcpu: &VcpuFd, code: &[u8]) -> Result<bool, Error> {
+    let mut regs = vcpu.get_regs().map_err(kvm_err("KVM_GET_REGS"))?;
+    let Some(offset) = regs.rip.checked_sub(CODE).map(|o| o as usize) else {
+        return Ok(false);
+    };
+    let Some(bytes) = code.get(offset..) else {
+        return Ok(false);
+    };
+    let mut decoder =
+        iced_x86::Decoder::with_ip(64, bytes, regs.rip, iced_x86::DecoderOptions::NONE);
+    let instruction = decoder.decode();
+    if instruction.is_invalid() || instruction.mnemonic() != iced_x86::Mnemonic::Crc32 {
+        return Ok(false);
+    }
+    regs.rip = instruction.next_ip();
+    vcpu.set_regs(&regs).map_err(kvm_err("KVM_SET_REGS"))?;
+    Ok(true)
 }
 
 /// The owned exit, after supplying what the guest reads (IN, MMIO read, RDMSR).

@@ -91,12 +91,16 @@ fn counts_results_and_the_ebpf_handler_agree() {
         ExitReason::SystemDown,
         ExitReason::Nothing,
         ExitReason::SendIpi,
+        ExitReason::FailEntry,
     ];
     if report.msr_forwarding {
         want.extend([ExitReason::SysRegRead, ExitReason::SysRegWrite]);
     }
     want.sort();
     assert_eq!(expected_kinds, want);
+    if report.msr_forwarding {
+        assert_eq!(want.len(), 16, "all 16 reasons of the seed's table reached");
+    }
 
     let by_vmm = report.counted_for_vm(vm_id);
     let by_handler: BTreeMap<ExitReason, u64> = ExitReason::ALL
@@ -148,4 +152,25 @@ fn a_guest_that_never_finishes_is_kicked_at_its_deadline() {
     let err = run(&config).unwrap_err();
     println!("{err} after {:?}", started.elapsed());
     assert!(matches!(err, Error::Deadline { vm: 80, vcpu: 0 }), "{err}");
+}
+
+#[test]
+fn an_unemulatable_mmio_access_is_a_fail_entry_exit_and_the_guest_goes_on() {
+    if !usable() {
+        return;
+    }
+    let config = Config {
+        mix: Mix {
+            io_out: 2,
+            unemulated: 3,
+            ..Mix::default()
+        },
+        first_vm_id: 90,
+        ..Config::default()
+    };
+    let report = run(&config).unwrap();
+    println!("{}", report.summary());
+    let vcpu = &report.vcpus[0];
+    assert_eq!(vcpu.counted.get(&ExitReason::FailEntry), Some(&3));
+    assert!(report.ok());
 }

@@ -52,7 +52,7 @@ struct RecordArgs {
     #[arg(long)]
     duration: Option<String>,
     /// The mix of exits, in percent: io, mmio, hole, hlt, msr, hypercall, cpuup, cpudown, ipi,
-    /// systemdown, nothing, kick.
+    /// systemdown, nothing, kick, fail (an MMIO access KVM cannot emulate → FailEntry).
     #[arg(
         long,
         default_value = "io=30,mmio=20,hole=10,hlt=10,msr=10,hypercall=10,kick=10"
