@@ -100,6 +100,15 @@ pub enum Unit {
 }
 
 impl Unit {
+    /// The unit's symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Unit::Ns => "ns",
+            Unit::Us => "us",
+            Unit::Ms => "ms",
+        }
+    }
+
     /// The value unit scaling ratio.
     pub fn ratio(self) -> f64 {
         match self {
@@ -314,9 +323,9 @@ fn run_report(args: &ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Re
     if let Some(dir) = &args.hgrm {
         let files = write_hgrms(&report, by, sort, dir, args.hgrm_unit)?;
         notes.push(format!(
-            "wrote {} .hgrm tables ({:?} values) to {}",
+            "wrote {} .hgrm tables (values in {}) to {}",
             files.len(),
-            args.hgrm_unit,
+            args.hgrm_unit.symbol(),
             dir.display()
         ));
     }

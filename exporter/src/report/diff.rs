@@ -223,6 +223,8 @@ fn pct_text(a: f64, b: f64) -> String {
     let pct = relative_pct(a, b);
     if pct.is_infinite() {
         "new".into()
+    } else if pct >= 1000.0 {
+        format!("{:.0}x", b / a)
     } else {
         format!("{pct:+.1}%")
     }
