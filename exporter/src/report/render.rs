@@ -229,7 +229,7 @@ fn row_json(row: &Row, all: &Latencies) -> Value {
         "samples": l.count(),
         "samples_pct": percent(l.count() as f64, all.count() as f64),
         "time_pct": percent(l.sum_ns() as f64, all.sum_ns() as f64),
-        "total_ns": l.sum_ns() as f64,
+        "total_ns": u64::try_from(l.sum_ns()).unwrap_or(u64::MAX),
         "min_ns": l.min_ns(),
         "p50_ns": l.quantile_ns(0.5),
         "p90_ns": l.quantile_ns(0.9),

@@ -1,12 +1,12 @@
 //! The percentile-distribution plot as SVG, drawn like HdrHistogram's plotter: x is the
-//! percentile on a log scale of 1/(1−p) (ticks at 0 %, 90 %, 99 %, 99.9 % …), y the latency, one
-//! line (a `<polyline>`) per table row — per exit reason by default.
+//! percentile on a log scale of 1/(1−p) (ticks at 0 %, 90 %, 99 %, 99.9 % …), y the latency (on a
+//! log scale too: exit latencies span decades), one line (a `<polyline>`) per table row — per
+//! exit reason by default.
 
 use std::fmt::Write;
 
 use super::Row;
 use crate::hist::HGRM_TICKS_PER_HALF_DISTANCE;
-use crate::report::render::human_ns;
 
 const WIDTH: f64 = 960.0;
 const HEIGHT: f64 = 540.0;
@@ -38,30 +38,28 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// A round axis maximum at or above `value`: 1, 2 or 5 × 10^k.
-fn nice_ceiling(value: f64) -> f64 {
-    if value <= 0.0 {
-        return 1.0;
-    }
-    let magnitude = 10f64.powf(value.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
-        .into_iter()
-        .map(|m| m * magnitude)
-        .find(|&v| v >= value)
-        .unwrap_or(10.0 * magnitude)
-}
-
 /// The plot of `rows` (each row's percentile distribution). `title` goes on top.
 pub fn plot(rows: &[Row], title: &str) -> String {
     let rows: Vec<&Row> = rows.iter().filter(|r| r.latencies.count() > 0).collect();
     // The x axis reaches the percentile the largest row resolves: 1/(1-p) up to its count.
     let most = rows.iter().map(|r| r.latencies.count()).max().unwrap_or(1);
     let decades = ((most as f64).log10().ceil()).clamp(1.0, 7.0);
-    let y_max = nice_ceiling(
-        rows.iter()
-            .map(|r| r.latencies.max_ns() as f64)
-            .fold(0.0, f64::max),
-    );
+    // Latencies span decades (hundreds of ns to the ms of a descheduled vCPU): y is log-scale,
+    // from the decade below the smallest minimum to the decade above the largest maximum.
+    let smallest = rows
+        .iter()
+        .map(|r| r.latencies.min_ns().max(1) as f64)
+        .fold(f64::INFINITY, f64::min);
+    let largest = rows
+        .iter()
+        .map(|r| r.latencies.max_ns().max(1) as f64)
+        .fold(1.0, f64::max);
+    let y_low = if smallest.is_finite() {
+        smallest.log10().floor()
+    } else {
+        0.0
+    };
+    let y_high = (largest.log10().ceil()).max(y_low + 1.0);
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let x_of = |q: f64| {
@@ -72,7 +70,10 @@ pub fn plot(rows: &[Row], title: &str) -> String {
         };
         LEFT + plot_w * (inverse.log10().min(decades) / decades)
     };
-    let y_of = |ns: f64| TOP + plot_h * (1.0 - ns / y_max);
+    let y_of = |ns: f64| {
+        let decades = (ns.max(1.0).log10().clamp(y_low, y_high) - y_low) / (y_high - y_low);
+        TOP + plot_h * (1.0 - decades)
+    };
 
     let mut svg = String::new();
     let _ = writeln!(
@@ -106,8 +107,8 @@ pub fn plot(rows: &[Row], title: &str) -> String {
             TOP + plot_h + 16.0
         );
     }
-    for step in 0..=5 {
-        let ns = y_max * f64::from(step) / 5.0;
+    for decade in y_low as i32..=y_high as i32 {
+        let ns = 10f64.powi(decade);
         let y = y_of(ns);
         let _ = writeln!(
             svg,
@@ -115,7 +116,7 @@ pub fn plot(rows: &[Row], title: &str) -> String {
             LEFT + plot_w,
             LEFT - 6.0,
             y + 4.0,
-            human_ns(ns)
+            decade_label(decade)
         );
     }
     let _ = writeln!(
@@ -126,7 +127,7 @@ pub fn plot(rows: &[Row], title: &str) -> String {
     );
     let _ = writeln!(
         svg,
-        r#"<text x="18" y="{}" text-anchor="middle" transform="rotate(-90 18 {})">exit-&gt;entry latency</text>"#,
+        r#"<text x="18" y="{}" text-anchor="middle" transform="rotate(-90 18 {})">exit-&gt;entry latency (log scale)</text>"#,
         TOP + plot_h / 2.0,
         TOP + plot_h / 2.0
     );
@@ -172,6 +173,17 @@ pub fn plot(rows: &[Row], title: &str) -> String {
     }
     svg.push_str("</svg>\n");
     svg
+}
+
+/// `10^decade` ns as a tick label: `100ns`, `1us`, `10ms`, `1s`, `100s`.
+fn decade_label(decade: i32) -> String {
+    let (unit, base) = match decade {
+        ..=2 => ("ns", 0),
+        3..=5 => ("us", 3),
+        6..=8 => ("ms", 6),
+        _ => ("s", 9),
+    };
+    format!("{}{unit}", 10u64.pow((decade - base).max(0) as u32))
 }
 
 fn trim_float(value: f64) -> String {
