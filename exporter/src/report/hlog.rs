@@ -79,17 +79,22 @@ pub fn write(
     let mut writer = IntervalLogWriterBuilder::new()
         .with_max_value_divisor(MAX_VALUE_DIVISOR)
         .begin_log_with(out, &mut serializer)?;
+    let mut written = 0;
     for interval in &report.intervals {
+        let Some(histogram) = interval.histogram() else {
+            continue; // not serializable when closed (cannot happen with u32 latencies)
+        };
         let cell = &report.cells[interval.cell];
         let name = tag(cell.vm, cell.vcpu, &report.reason_name(cell.reason));
+        written += 1;
         writer
             .write_histogram(
-                interval.latencies.histogram(),
+                &histogram,
                 Duration::from_nanos(interval.start_ns - base_ns),
                 Duration::from_nanos(interval_ns),
                 Tag::new(&name),
             )
             .map_err(|e| io::Error::other(e.to_string()))?;
     }
-    Ok(report.intervals.len())
+    Ok(written)
 }

@@ -187,15 +187,43 @@ pub struct AddressCell {
     pub latencies: Latencies,
 }
 
-/// One closed interval of one (VM, vCPU, reason), for the interval log.
+/// One closed interval of one (VM, vCPU, reason), for the interval log. Kept as the V2+DEFLATE
+/// bytes the log holds (tens to hundreds of bytes), not as a histogram (kilobytes), so a long
+/// run's intervals fit in memory.
 #[derive(Debug, Clone)]
 pub struct Interval {
     /// Index into [`Report::cells`].
     pub cell: usize,
     /// Start, ns on the dump's clock.
     pub start_ns: u64,
-    /// The interval's latencies.
-    pub latencies: Latencies,
+    /// The interval's histogram, V2+DEFLATE serialized.
+    pub encoded: Vec<u8>,
+}
+
+impl Interval {
+    fn close(cell: usize, start_ns: u64, latencies: &Latencies) -> Self {
+        use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+        let mut encoded = Vec::new();
+        // Serializing into memory fails only for counts that do not fit the format (> i64).
+        if V2DeflateSerializer::new()
+            .serialize(latencies.histogram(), &mut encoded)
+            .is_err()
+        {
+            encoded.clear();
+        }
+        Self {
+            cell,
+            start_ns,
+            encoded,
+        }
+    }
+
+    /// The interval's histogram, deserialized.
+    pub fn histogram(&self) -> Option<hdrhistogram::Histogram<u64>> {
+        hdrhistogram::serialization::Deserializer::new()
+            .deserialize(&mut self.encoded.as_slice())
+            .ok()
+    }
 }
 
 /// Per-vCPU cell index: codes 0..=16 directly, others in a map.
@@ -369,11 +397,8 @@ impl Collector {
         if let Some((open_start, latencies)) = slot.as_mut()
             && start > *open_start
         {
-            let closed = Interval {
-                cell,
-                start_ns: *open_start,
-                latencies: std::mem::take(latencies),
-            };
+            let closed = Interval::close(cell, *open_start, latencies);
+            *latencies = Latencies::new();
             *open_start = start;
             self.closed_intervals.push(closed);
         }
@@ -414,11 +439,8 @@ impl Collector {
             .enumerate()
         {
             if let Some((start_ns, latencies)) = open {
-                self.closed_intervals.push(Interval {
-                    cell,
-                    start_ns,
-                    latencies,
-                });
+                self.closed_intervals
+                    .push(Interval::close(cell, start_ns, &latencies));
             }
         }
         self.closed_intervals
