@@ -10,7 +10,7 @@
 //!   no_std build, loom, a 20-second fuzz run of each target.
 //! * `nostd` — builds the in-hypervisor crates for `x86_64-unknown-none`.
 //! * `loom` — model-checks the ring's protocol.
-//! * `fuzz [SECONDS]` — fuzzes the ELF loader, the filter compiler and the shell (cargo-fuzz).
+//! * `fuzz [SECONDS]` — fuzzes the ELF loader, the filter compiler, the shell and the report (cargo-fuzz).
 //! * `demo` — the main job: `axtrace demo` records real VM exits of the KVM-backed VMM.
 
 use std::path::{Path, PathBuf};
@@ -135,6 +135,7 @@ const FUZZ_TARGETS: &[(&str, &[&str])] = &[
     ),
     ("filter", &[]),
     ("shell", &[]),
+    ("report", &["fuzz/seeds/report"]),
 ];
 
 /// A short libFuzzer run of every target, the ELF loader's seeded with the committed objects.
@@ -146,7 +147,9 @@ fn fuzz(seconds: u32) -> Result<()> {
         for dir in *seed_dirs {
             for entry in std::fs::read_dir(root.join(dir))? {
                 let path = entry?.path();
-                if path.extension().is_some_and(|ext| ext == "o")
+                if path
+                    .extension()
+                    .is_some_and(|ext| ext == "o" || ext == "axdump")
                     && let Some(name) = path.file_name()
                 {
                     std::fs::copy(&path, corpus.join(name))?;

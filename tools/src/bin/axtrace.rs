@@ -153,6 +153,9 @@ enum Command {
         #[arg(long)]
         guest_slices: bool,
     },
+    /// The VM-exit latency report of a dump (the same as `axtrace-report`): percentiles per
+    /// exit reason, VM, vCPU, port, address, MSR or hypercall; HdrHistogram files; plots; diffs.
+    Report(axtrace_tools::report::Cli),
     RingCheck {
         /// Producer threads, one ring each.
         #[arg(long, default_value_t = 2)]
@@ -185,7 +188,7 @@ fn main() -> Result<()> {
                 "{}",
                 axtrace_tools::convert::run(&dump, &dir.join("run.pftrace"), true)?
             );
-            println!("(the HDR histograms and `axtrace-report` come with the exporter issue)");
+            print!("\n{}", axtrace_tools::report::demo(&dump, &dir)?);
             Ok(())
         }
         Command::Shell { commands } => {
@@ -213,6 +216,17 @@ fn main() -> Result<()> {
                 "{}",
                 axtrace_tools::convert::run(&dump, &perfetto, guest_slices)?
             );
+            Ok(())
+        }
+        Command::Report(cli) => {
+            let code = axtrace_tools::report::run(
+                &cli,
+                &mut std::io::stdout().lock(),
+                &mut std::io::stderr(),
+            )?;
+            if code != std::process::ExitCode::SUCCESS {
+                std::process::exit(i32::from(axtrace_tools::report::REGRESSION_EXIT_STATUS));
+            }
             Ok(())
         }
         Command::BpfRun { mode, memory_hex } => {
