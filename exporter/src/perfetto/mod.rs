@@ -33,7 +33,8 @@
 pub mod proto;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufWriter, Read, Write};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{Read, Write};
 
 use axebpf_core::record::{Record, event};
 use prost::Message;
@@ -195,6 +196,43 @@ pub fn drop_counter_track_uuid(vm: u16) -> u64 {
     0xD0_0000_0000 | u64::from(vm)
 }
 
+/// A multiply-rotate hasher for the writer's small keys (ids, reason names): the maps are looked
+/// up on every event, and SipHash's DoS resistance buys nothing for a dump's own names.
+#[derive(Default)]
+struct QuickHasher(u64);
+
+impl Hasher for QuickHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+type QuickMap<K, V> = HashMap<K, V, BuildHasherDefault<QuickHasher>>;
+type QuickSet<K> = HashSet<K, BuildHasherDefault<QuickHasher>>;
+
+/// Output buffer size: written to the output's writer when this full.
+const OUTPUT_BUFFER: usize = 1 << 16;
+
 /// One vCPU ring: the record waiting for its end, drops waiting for their instant.
 struct Ring {
     ring: u16,
@@ -205,6 +243,8 @@ struct Ring {
     pending_drops: u64,
     /// No packet of this ring may be earlier than this.
     floor: u64,
+    /// The output this ring's track was last described in (a shortcut past the lookups).
+    described: Option<OutputKey>,
 }
 
 impl Ring {
@@ -217,7 +257,7 @@ impl Ring {
 #[derive(Default)]
 struct Sequence {
     started: bool,
-    names: HashMap<String, u64>,
+    names: QuickMap<String, u64>,
     annotations: [bool; ANNOTATIONS.len()],
 }
 
@@ -263,14 +303,16 @@ fn interned_string(iid: u64, name: &str) -> InternedString {
 
 /// One trace file being written.
 struct Output<W: Write> {
-    out: BufWriter<W>,
+    out: W,
+    /// Encoded packets not yet written to `out`.
+    buffer: Vec<u8>,
     stats: OutputStats,
     /// Sequences by `trusted_packet_sequence_id`.
-    sequences: HashMap<u32, Sequence>,
+    sequences: QuickMap<u32, Sequence>,
     /// VMs whose tracks are described.
-    vms: HashSet<u16>,
+    vms: QuickSet<u16>,
     /// vCPU tracks described, by ring.
-    rings: HashSet<u16>,
+    rings: QuickSet<u16>,
 }
 
 /// A VM's counter windows not yet written.
@@ -286,8 +328,9 @@ struct VmCounters {
 
 struct Writer<'m, W: Write, F> {
     open: F,
-    outputs: BTreeMap<OutputKey, Output<W>>,
-    buf: Vec<u8>,
+    outputs: QuickMap<OutputKey, Output<W>>,
+    /// A debug-annotation list kept between events (no allocation per event).
+    spare_annotations: Vec<DebugAnnotation>,
     meta: &'m DumpMetadata,
     options: Options,
     counters: BTreeMap<u16, VmCounters>,
@@ -317,11 +360,12 @@ impl<W: Write, F: FnMut(&OutputKey) -> std::io::Result<W>> Writer<'_, W, F> {
             self.outputs.insert(
                 key,
                 Output {
-                    out: BufWriter::with_capacity(1 << 16, out),
+                    out,
+                    buffer: Vec::with_capacity(OUTPUT_BUFFER + 4096),
                     stats: OutputStats::default(),
-                    sequences: HashMap::new(),
-                    vms: HashSet::new(),
-                    rings: HashSet::new(),
+                    sequences: QuickMap::default(),
+                    vms: QuickSet::default(),
+                    rings: QuickSet::default(),
                 },
             );
         }
@@ -336,7 +380,6 @@ impl<W: Write, F: FnMut(&OutputKey) -> std::io::Result<W>> Writer<'_, W, F> {
         id: u32,
         build: impl FnOnce(&mut Sequence) -> TracePacket,
     ) -> Result<(), Error> {
-        let buf = &mut self.buf;
         let output = self.outputs.get_mut(&key).expect("opened before use");
         let seq = output.sequences.entry(id).or_default();
         let mut packet = build(seq);
@@ -347,15 +390,23 @@ impl<W: Write, F: FnMut(&OutputKey) -> std::io::Result<W>> Writer<'_, W, F> {
             seq_flags::INCREMENTAL_STATE_CLEARED | seq_flags::NEEDS_INCREMENTAL_STATE
         });
         seq.started = true;
-        buf.clear();
-        buf.push(0x0a);
-        prost::encoding::encode_varint(packet.encoded_len() as u64, buf);
-        packet.encode(buf).expect("a Vec grows");
-        output.out.write_all(buf)?;
-        output.stats.bytes += buf.len() as u64;
+        let buffer = &mut output.buffer;
+        let start = buffer.len();
+        buffer.push(0x0a);
+        prost::encoding::encode_varint(packet.encoded_len() as u64, buffer);
+        packet.encode(buffer).expect("a Vec grows");
+        let len = (buffer.len() - start) as u64;
+        if buffer.len() >= OUTPUT_BUFFER {
+            output.out.write_all(buffer)?;
+            buffer.clear();
+        }
+        output.stats.bytes += len;
         output.stats.packets += 1;
-        self.written_bytes += buf.len() as u64;
+        self.written_bytes += len;
         self.stats.packets += 1;
+        if let Some(event) = packet.track_event {
+            self.spare_annotations = event.debug_annotations;
+        }
         Ok(())
     }
 
@@ -433,15 +484,21 @@ impl<W: Write, F: FnMut(&OutputKey) -> std::io::Result<W>> Writer<'_, W, F> {
         name: Option<&str>,
         annotations: &[(usize, u64)],
     ) -> Result<(), Error> {
-        self.describe_ring(key, ring)?;
+        if ring.described != Some(key) {
+            self.describe_ring(key, ring)?;
+            ring.described = Some(key);
+        }
         ring.floor = ring.floor.max(ts);
+        let mut debug_annotations = std::mem::take(&mut self.spare_annotations);
+        debug_annotations.clear();
         self.packet(key, u32::from(ring.ring) + 1, |seq| {
             let mut interned = InternedData::default();
             let name_iid = name.map(|name| seq.name(name, &mut interned));
-            let debug_annotations = annotations
-                .iter()
-                .map(|&(index, value)| seq.annotation(index, value, &mut interned))
-                .collect();
+            debug_annotations.extend(
+                annotations
+                    .iter()
+                    .map(|&(index, value)| seq.annotation(index, value, &mut interned)),
+            );
             let empty =
                 interned.event_names.is_empty() && interned.debug_annotation_names.is_empty();
             TracePacket {
@@ -677,8 +734,8 @@ pub fn convert_split<R: Read, W: Write>(
     let meta = reader.metadata().clone();
     let mut writer = Writer {
         open,
-        outputs: BTreeMap::new(),
-        buf: Vec::new(),
+        outputs: QuickMap::default(),
+        spare_annotations: Vec::new(),
         meta: &meta,
         options,
         counters: BTreeMap::new(),
@@ -703,6 +760,7 @@ pub fn convert_split<R: Read, W: Write>(
                 pending: None,
                 pending_drops: 0,
                 floor: 0,
+                described: None,
             }
         });
         ring.pending_drops += chunk.dropped;
@@ -721,6 +779,8 @@ pub fn convert_split<R: Read, W: Write>(
         writer.write_counters(vm, true)?;
     }
     for output in writer.outputs.values_mut() {
+        output.out.write_all(&output.buffer)?;
+        output.buffer.clear();
         output.out.flush()?;
     }
     progress(&writer.progress(reader.offset()));
