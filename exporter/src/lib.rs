@@ -5,5 +5,6 @@
 //! [`dump`] reads what the drain wrote ([`axebpf_core::dump`]): chunk by chunk, up to the last
 //! whole chunk of a cut or damaged dump, saying where and why it stopped.
 
+pub mod ctf;
 pub mod dump;
 pub mod perfetto;

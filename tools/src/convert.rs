@@ -1,16 +1,18 @@
-//! `axtrace convert DUMP --perfetto OUT [--split vm|window=DURATION]`: writes the dump as
-//! Perfetto trace(s) ([`axtrace_exporter::perfetto`]) and says what was written and how to open it.
+//! `axtrace convert DUMP [--perfetto OUT [--split vm|window=DURATION]] [--ctf DIR]`: writes the
+//! dump as Perfetto trace(s) ([`axtrace_exporter::perfetto`]) and/or a CTF trace
+//! ([`axtrace_exporter::ctf`]) and says what was written and how to open it.
 //!
 //! A progress bar shows on stderr when a conversion takes over a second (never when stderr is not
 //! a terminal), and a warning when one Perfetto output is on its way past [`LARGE_OUTPUT`]
 //! bytes: browsers cap a trace at ~2 GB of memory, 2–4× its file size.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use axtrace_exporter::ctf;
 use axtrace_exporter::dump::DumpReader;
 use axtrace_exporter::perfetto::{self, Options, OutputKey, Split};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -23,6 +25,8 @@ pub const LARGE_OUTPUT: u64 = 500_000_000;
 pub struct Request {
     /// The Perfetto trace to write (with `split`, the name the outputs' names derive from).
     pub perfetto: Option<PathBuf>,
+    /// The CTF trace directory to write.
+    pub ctf: Option<PathBuf>,
     /// Perfetto options.
     pub options: Options,
 }
@@ -79,6 +83,7 @@ pub fn output_path(base: &Path, key: &OutputKey) -> PathBuf {
 pub fn run(dump: &Path, output: &Path, guest_slices: bool) -> Result<String> {
     let request = Request {
         perfetto: Some(output.to_path_buf()),
+        ctf: None,
         options: Options {
             guest_slices,
             ..Options::default()
@@ -151,9 +156,15 @@ fn stop_warning(dump: &Path, stop: Option<&axtrace_exporter::dump::Stop>) -> Str
 
 /// Does what `request` asks and returns the summary to print.
 pub fn run_request(dump: &Path, request: &Request) -> Result<String> {
+    if request.perfetto.is_none() && request.ctf.is_none() {
+        bail!("nothing to write: give --perfetto FILE and/or --ctf DIR");
+    }
     let mut text = String::new();
     if let Some(output) = &request.perfetto {
         text += &perfetto_output(dump, output, request.options)?;
+    }
+    if let Some(dir) = &request.ctf {
+        text += &ctf_output(dump, dir)?;
     }
     Ok(text)
 }
@@ -224,4 +235,152 @@ fn perfetto_output(dump: &Path, output: &Path, options: Options) -> Result<Strin
     }
     text += "open it at https://ui.perfetto.dev (\"Open trace file\")\n";
     Ok(text)
+}
+
+fn ctf_output(dump: &Path, dir: &Path) -> Result<String> {
+    let input = File::open(dump).with_context(|| format!("opening {}", dump.display()))?;
+    let dump_len = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut bar = Bar::new(dump_len, "ctf");
+    let counting = Counting {
+        input: BufReader::with_capacity(1 << 20, input),
+        read: 0,
+        bar: &mut bar,
+    };
+    let reader =
+        DumpReader::open(counting).with_context(|| format!("reading {}", dump.display()))?;
+    let stats = ctf::convert_dir(reader, dir)
+        .with_context(|| format!("writing the CTF trace {}", dir.display()))?;
+    drop(bar);
+    let mut text = stop_warning(dump, stats.stop.as_ref());
+    if stats.reordered > 0 {
+        text += &format!(
+            "note: {} records were earlier than the one before them on their vCPU; their CTF \
+             timestamps were moved forward to keep each stream in order\n",
+            stats.reordered
+        );
+    }
+    text += &format!(
+        "{}: CTF 1.8, {} events ({} VM exits) in {} packets, {} streams ({}), {} events \
+         discarded\n",
+        dir.display(),
+        stats.events,
+        stats.exits,
+        stats.packets,
+        stats.streams.len(),
+        stats.streams.join(", "),
+        stats.discarded
+    );
+    text += &format!(
+        "read it with `babeltrace2 {}` or open it in Trace Compass\n",
+        dir.display()
+    );
+    Ok(text)
+}
+
+/// A `Read` that moves a progress bar.
+struct Counting<'b, R> {
+    input: R,
+    read: u64,
+    bar: &'b mut Bar,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.input.read(buf)?;
+        self.read += n as u64;
+        self.bar.set(self.read);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axebpf_core::dump::{DumpWriter, Metadata};
+    use axebpf_core::record::Record;
+
+    #[test]
+    fn durations_and_splits_parse_or_say_why_not() {
+        assert_eq!(parse_duration("10ms").unwrap(), 10_000_000);
+        assert_eq!(parse_duration("1.5s").unwrap(), 1_500_000_000);
+        assert_eq!(parse_duration("250us").unwrap(), 250_000);
+        assert_eq!(parse_duration("2m").unwrap(), 120_000_000_000);
+        assert!(
+            parse_duration("10")
+                .unwrap_err()
+                .to_string()
+                .contains("unit")
+        );
+        assert!(
+            parse_duration("0s")
+                .unwrap_err()
+                .to_string()
+                .contains("at least")
+        );
+        assert_eq!(parse_split("vm").unwrap(), Split::Vm);
+        assert_eq!(
+            parse_split("window=10s").unwrap(),
+            Split::Window(10_000_000_000)
+        );
+        assert!(
+            parse_split("cpu")
+                .unwrap_err()
+                .to_string()
+                .contains("expected `vm`")
+        );
+    }
+
+    #[test]
+    fn split_outputs_are_named_after_the_requested_file() {
+        let base = Path::new("out/run.pftrace");
+        assert_eq!(output_path(base, &OutputKey::Whole), base);
+        assert_eq!(
+            output_path(base, &OutputKey::Vm(3)),
+            Path::new("out/run.vm3.pftrace")
+        );
+        assert_eq!(
+            output_path(base, &OutputKey::Window(42)),
+            Path::new("out/run.w000042.pftrace")
+        );
+        assert_eq!(
+            output_path(Path::new("trace"), &OutputKey::Vm(1)),
+            Path::new("trace.vm1")
+        );
+    }
+
+    #[test]
+    fn a_cut_dump_converts_and_the_summary_says_where_it_stopped() {
+        let dir = std::env::temp_dir().join(format!("axtrace-convert-cut-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut writer = DumpWriter::new(Vec::new(), &Metadata::default()).unwrap();
+        for chunk in 0..3u64 {
+            let records: Vec<Record> = (0..5u64)
+                .map(|k| Record {
+                    timestamp_ns: chunk * 1_000 + k * 100,
+                    event: 1,
+                    aux: 50,
+                    ..Record::default()
+                })
+                .collect();
+            writer.write_records(0, &records, 0).unwrap();
+        }
+        let bytes = writer.into_sink();
+        let dump = dir.join("cut.axdump");
+        std::fs::write(&dump, &bytes[..bytes.len() - 10]).unwrap();
+        let request = Request {
+            perfetto: Some(dir.join("cut.pftrace")),
+            ctf: Some(dir.join("ctf")),
+            options: Options::default(),
+        };
+        let text = run_request(&dump, &request).unwrap();
+        let offset = bytes.len() - 10 - (48 + 5 * 32 - 10);
+        assert!(
+            text.contains(&format!("stopped at byte {offset}"))
+                && text.contains(&format!("converted the {offset} bytes before it")),
+            "{text}"
+        );
+        assert!(text.contains("10 exit slices"), "{text}");
+        assert!(text.contains("10 events"), "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

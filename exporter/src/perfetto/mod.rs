@@ -603,12 +603,12 @@ impl<W: Write, F: FnMut(&OutputKey) -> std::io::Result<W>> Writer<'_, W, F> {
         let counters = self.counters.entry(vm).or_default();
         if counters.written.is_some_and(|w| window <= w) {
             // Drops stay visible as the instant; only the exits/s count misses them.
-            self.stats.late_exits += exits;
+            self.stats.late_exits = self.stats.late_exits.saturating_add(exits);
             return Ok(());
         }
         let entry = counters.windows.entry(window).or_default();
-        entry.0 += exits;
-        entry.1 += drops;
+        entry.0 = entry.0.saturating_add(exits);
+        entry.1 = entry.1.saturating_add(drops);
         if ts > counters.latest {
             counters.latest = ts;
             self.write_counters(vm, false)?;
@@ -634,13 +634,13 @@ impl<W: Write, F: FnMut(&OutputKey) -> std::io::Result<W>> Writer<'_, W, F> {
             if let Some(previous) = previous
                 && previous + 1 < window
             {
-                self.sample(vm, (previous + 1) * width, 0, 0)?;
+                self.sample(vm, (previous + 1).saturating_mul(width), 0, 0)?;
             }
             self.sample(vm, window * width, exits_rate(exits, width), drops)?;
         }
         if all && let Some(last) = self.counters[&vm].written {
             // Close the rate after the last window.
-            self.sample(vm, (last + 1) * width, 0, 0)?;
+            self.sample(vm, (last + 1).saturating_mul(width), 0, 0)?;
         }
         Ok(())
     }
@@ -763,8 +763,8 @@ pub fn convert_split<R: Read, W: Write>(
                 described: None,
             }
         });
-        ring.pending_drops += chunk.dropped;
-        writer.stats.dropped_records += chunk.dropped;
+        ring.pending_drops = ring.pending_drops.saturating_add(chunk.dropped);
+        writer.stats.dropped_records = writer.stats.dropped_records.saturating_add(chunk.dropped);
         for record in chunk.records.iter().filter(|r| r.event == event::VM_EXIT) {
             writer.record(ring, *record)?;
         }

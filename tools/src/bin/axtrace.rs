@@ -143,13 +143,17 @@ enum Command {
     },
     /// Convert a dump into a Perfetto trace (open it at https://ui.perfetto.dev): a track per
     /// vCPU under its VM, a slice per VM exit named by its reason, markers where records dropped,
-    /// exits/s and drop counters per VM.
+    /// exits/s and drop counters per VM; and/or into a CTF 1.8 trace (`--ctf DIR`).
     Convert {
         /// The dump to read.
         dump: std::path::PathBuf,
         /// The Perfetto trace file to write (.pftrace).
-        #[arg(long, required = true)]
+        #[arg(long, required_unless_present = "ctf")]
         perfetto: Option<std::path::PathBuf>,
+        /// Also (or instead) write a CTF 1.8 trace into this directory (babeltrace2, Trace
+        /// Compass).
+        #[arg(long)]
+        ctf: Option<std::path::PathBuf>,
         /// Also write `guest` slices from each entry to the next exit.
         #[arg(long)]
         guest_slices: bool,
@@ -218,9 +222,11 @@ fn main() -> Result<()> {
             guest_slices,
             split,
             counter_window,
+            ctf,
         } => {
             let request = axtrace_tools::convert::Request {
                 perfetto,
+                ctf,
                 options: axtrace_exporter::perfetto::Options {
                     guest_slices,
                     split: split.unwrap_or_default(),
