@@ -1,5 +1,5 @@
-//! `axtrace convert`'s cost: throughput (records/s) of the Perfetto writer against the dump
-//! reader alone (the baseline: reading and checksumming the chunks, which every conversion
+//! `axtrace convert`'s cost: throughput (records/s) of the Perfetto and CTF writers against the
+//! dump reader alone (the baseline: reading and checksumming the chunks, which every conversion
 //! pays), and peak RSS when converting dumps of 1 M, 10 M and 50 M records (the goal: flat).
 //!
 //! The RSS part runs after the criterion groups, only under `cargo bench` (not `cargo test
@@ -18,6 +18,7 @@ use std::time::Instant;
 use axebpf_core::dump::{DumpError, DumpWriter, Metadata, Sink};
 use axebpf_core::exit_reason::ExitReason;
 use axebpf_core::record::Record;
+use axtrace_exporter::ctf;
 use axtrace_exporter::dump::DumpReader;
 use axtrace_exporter::perfetto::{self, Options};
 use criterion::{Criterion, Throughput, criterion_group};
@@ -117,6 +118,12 @@ fn throughput(c: &mut Criterion) {
         b.iter(|| {
             let reader = DumpReader::open(&dump[..]).unwrap();
             perfetto::convert(reader, std::io::sink(), Options::default()).unwrap()
+        })
+    });
+    group.bench_function("ctf", |b| {
+        b.iter(|| {
+            let reader = DumpReader::open(&dump[..]).unwrap();
+            ctf::convert_to(reader, |_| Ok(std::io::sink())).unwrap()
         })
     });
     group.finish();
