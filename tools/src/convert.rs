@@ -169,6 +169,19 @@ pub fn run_request(dump: &Path, request: &Request) -> Result<String> {
     Ok(text)
 }
 
+/// The largest output's size as far as it can be told: for one output, its bytes per dump byte
+/// so far times the dump's length, once 4 MiB (or half the dump) were read; for a split, the
+/// largest output so far (how the rest of the dump spreads over the outputs is unknown).
+fn projected_size(progress: &perfetto::Progress, dump_len: u64, whole: bool) -> u64 {
+    let enough = (4 << 20).min(dump_len / 2).max(1);
+    if whole && progress.dump_bytes >= enough {
+        let ratio = progress.written_bytes as f64 / progress.dump_bytes as f64;
+        ((ratio * dump_len as f64) as u64).max(progress.largest_output)
+    } else {
+        progress.largest_output
+    }
+}
+
 fn perfetto_output(dump: &Path, output: &Path, options: Options) -> Result<String> {
     let (reader, dump_len) = open_dump(dump)?;
     let mut bar = Bar::new(dump_len, "perfetto");
@@ -177,12 +190,7 @@ fn perfetto_output(dump: &Path, output: &Path, options: Options) -> Result<Strin
     let open = |key: &OutputKey| File::create(output_path(output, key));
     let progress = |p: &perfetto::Progress| {
         bar.set(p.dump_bytes);
-        // Project the single output's size from the ratio so far, once enough was read.
-        let projected = if whole && p.dump_bytes >= (4 << 20).min(dump_len / 2).max(1) {
-            (p.written_bytes as f64 / p.dump_bytes as f64 * dump_len as f64) as u64
-        } else {
-            p.largest_output
-        };
+        let projected = projected_size(p, dump_len, whole);
         if !warned && projected > LARGE_OUTPUT {
             warned = true;
             bar.warn(&format!(
@@ -194,7 +202,7 @@ fn perfetto_output(dump: &Path, output: &Path, options: Options) -> Result<Strin
                 } else {
                     "one of the split traces".into()
                 },
-                projected.max(p.largest_output) / 1_000_000,
+                projected / 1_000_000,
                 LARGE_OUTPUT / 1_000_000
             ));
         }
@@ -328,6 +336,26 @@ mod tests {
                 .to_string()
                 .contains("expected `vm`")
         );
+    }
+
+    #[test]
+    fn a_large_output_is_projected_from_the_first_megabytes() {
+        let at = |dump_bytes, written_bytes, largest_output| perfetto::Progress {
+            dump_bytes,
+            written_bytes,
+            largest_output,
+        };
+        let gb = 1_000_000_000;
+        // 1.5 trace bytes per dump byte, 10 % of a 400 MB dump read: about 600 MB at the end.
+        let p = at(40_000_000, 60_000_000, 60_000_000);
+        assert_eq!(projected_size(&p, 400_000_000, true), 600_000_000);
+        assert!(projected_size(&p, 400_000_000, true) > LARGE_OUTPUT);
+        // Too little read to tell: what was written.
+        let p = at(1_000_000, 1_500_000, 1_500_000);
+        assert_eq!(projected_size(&p, gb, true), 1_500_000);
+        // Split: the largest output so far, not the sum.
+        let p = at(40_000_000, 60_000_000, 20_000_000);
+        assert_eq!(projected_size(&p, gb, false), 20_000_000);
     }
 
     #[test]
