@@ -533,3 +533,36 @@ fn split_by_window_covers_every_exit_exactly_once() {
     let per_output: u64 = stats.outputs.values().map(|o| o.slices).sum();
     assert_eq!(per_output, stats.slices);
 }
+
+#[test]
+fn exits_arriving_after_their_window_was_written_are_counted_as_late_not_lost() {
+    use ExitReason::*;
+    // Ring 0 covers 3 s of VM 1 before ring 1's chunk covering the same 3 s arrives: ring 1's
+    // first ~2 s of exits belong to windows already written.
+    let chunk = |ring: u16| {
+        let records = (0..300u64)
+            .map(|k| {
+                exit(
+                    1_000_000_000 + k * 10_000_000 + u64::from(ring),
+                    ring,
+                    Halt,
+                    100,
+                    k,
+                )
+            })
+            .collect();
+        (ring, records, 0)
+    };
+    let chunks = vec![chunk(0), chunk(1)];
+    let (bytes, _) = dump(&chunks);
+    let (stats, decoded) = run(&bytes, false);
+    assert!(stats.late_exits > 150, "{} late", stats.late_exits);
+    let rate = &decoded.counters[&exit_rate_track_uuid(1)];
+    let counted = exits_in_rate_samples(rate, DEFAULT_COUNTER_WINDOW_NS);
+    assert_eq!(
+        counted + stats.late_exits,
+        600,
+        "every exit counted once, late or not"
+    );
+    assert_eq!(stats.slices, 600, "the late exits' slices are all there");
+}
