@@ -22,8 +22,8 @@ pub enum OpenError {
     NotADump,
     /// Written by a newer axtrace.
     #[error(
-        "dump format version {0} (at byte 8) is newer than this axtrace reads ({VERSION}); use a \
-         newer axtrace"
+        "dump format version {0} is newer than this axtrace reads ({VERSION}) (the version field \
+         at byte 8); use a newer axtrace"
     )]
     NewerVersion(u16),
     /// The header or metadata chunk is cut or damaged.
