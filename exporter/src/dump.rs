@@ -22,7 +22,8 @@ pub enum OpenError {
     NotADump,
     /// Written by a newer axtrace.
     #[error(
-        "dump format version {0} is newer than this axtrace reads ({VERSION}); use a newer axtrace"
+        "dump format version {0} is newer than this axtrace reads ({VERSION}) (the version field \
+         at byte 8); use a newer axtrace"
     )]
     NewerVersion(u16),
     /// The header or metadata chunk is cut or damaged.
@@ -45,7 +46,7 @@ pub enum StopReason {
         missing: u64,
     },
     /// No chunk magic where a chunk should start.
-    #[error("no chunk starts here (bad magic)")]
+    #[error("expected a chunk header starting with `AXCK` here (bad magic)")]
     BadMagic,
     /// The checksum does not match.
     #[error("the chunk's checksum does not match its contents")]
@@ -235,8 +236,18 @@ impl<R: Read> DumpReader<R> {
         {
             return Err(stop(StopReason::BadLength));
         }
-        let mut payload = vec![0u8; header.payload_len as usize];
-        read_exact_or_missing(&mut self.input, &mut payload).map_err(stop)?;
+        // Grown as the bytes arrive: a damaged length must not allocate gigabytes up front.
+        let len = u64::from(header.payload_len);
+        let mut payload = Vec::with_capacity(len.min(1 << 20) as usize);
+        match (&mut self.input).take(len).read_to_end(&mut payload) {
+            Ok(read) if read as u64 == len => {}
+            Ok(read) => {
+                return Err(stop(StopReason::Truncated {
+                    missing: len - read as u64,
+                }));
+            }
+            Err(e) => return Err(stop(StopReason::Io(e.to_string()))),
+        }
         if header.checksum(&payload) != header.crc {
             return Err(stop(StopReason::BadChecksum));
         }

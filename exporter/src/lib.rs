@@ -7,6 +7,7 @@
 //! latencies as HDR histograms; [`report`] groups them into `axtrace-report`'s tables, diffs,
 //! plots and HdrHistogram files.
 
+pub mod ctf;
 pub mod dump;
 pub mod hist;
 pub mod perfetto;

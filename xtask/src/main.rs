@@ -101,11 +101,13 @@ fn run(step: &str, command: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// Everything the build and tests need beyond the toolchain: the hypervisor target, clang and
-/// cargo-fuzz.
+/// Everything the build and tests need beyond the toolchain: the hypervisor target, clang,
+/// babeltrace2 and cargo-fuzz.
 fn setup() -> Result<()> {
     setup_target()?;
     setup_clang()?;
+    // babeltrace2 reads the CTF traces `axtrace convert --ctf` writes, in the tests.
+    apt_install_if_missing("babeltrace2", "babeltrace2")?;
     setup_cargo_fuzz()
 }
 
@@ -136,6 +138,7 @@ const FUZZ_TARGETS: &[(&str, &[&str])] = &[
     ("filter", &[]),
     ("shell", &[]),
     ("report", &["fuzz/seeds/report"]),
+    ("dump_reader", &["fuzz/seeds/report"]),
 ];
 
 /// A short libFuzzer run of every target, the ELF loader's seeded with the committed objects.
@@ -174,17 +177,23 @@ fn fuzz(seconds: u32) -> Result<()> {
 
 /// Installs Debian's clang (the eBPF handlers' compiler) if `clang` does not run.
 fn setup_clang() -> Result<()> {
+    apt_install_if_missing("clang", "clang")
+}
+
+/// Installs Debian's `package` with apt-get if `program --version` does not run; silent when it
+/// does.
+fn apt_install_if_missing(program: &str, package: &str) -> Result<()> {
     let runs = |program: &str| {
         Command::new(program)
             .arg("--version")
             .output()
             .is_ok_and(|out| out.status.success())
     };
-    if runs("clang") {
+    if runs(program) {
         return Ok(());
     }
     if !runs("apt-get") {
-        bail!("clang is missing and this machine has no apt-get: install clang (14 or newer)");
+        bail!("{program} is missing and this machine has no apt-get: install {package}");
     }
     let root = Command::new("id")
         .arg("-u")
@@ -204,17 +213,10 @@ fn setup_clang() -> Result<()> {
             .stdout(std::process::Stdio::null());
         command
     };
-    if run(
-        "setup: apt-get install clang",
-        &mut apt(&["install", "-y", "-q", "clang"]),
-    )
-    .is_err()
-    {
+    let what = format!("setup: apt-get install {package}");
+    if run(&what, &mut apt(&["install", "-y", "-q", package])).is_err() {
         run("setup: apt-get update", &mut apt(&["update", "-q"]))?;
-        run(
-            "setup: apt-get install clang",
-            &mut apt(&["install", "-y", "-q", "clang"]),
-        )?;
+        run(&what, &mut apt(&["install", "-y", "-q", package]))?;
     }
     Ok(())
 }

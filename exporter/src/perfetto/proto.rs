@@ -13,6 +13,20 @@ pub mod event_type {
     pub const SLICE_END: i32 = 2;
     /// `TYPE_INSTANT`.
     pub const INSTANT: i32 = 3;
+    /// `TYPE_COUNTER`.
+    pub const COUNTER: i32 = 4;
+}
+
+/// `TrackDescriptor.ChildTracksOrdering` values.
+pub mod child_ordering {
+    /// `LEXICOGRAPHIC`: children sorted by name (`vCPU 0`, `vCPU 1`, … and the counters).
+    pub const LEXICOGRAPHIC: i32 = 1;
+}
+
+/// `CounterDescriptor.Unit` values.
+pub mod counter_unit {
+    /// `UNIT_COUNT`.
+    pub const COUNT: i32 = 2;
 }
 
 /// `TracePacket.SequenceFlags` values.
@@ -41,9 +55,28 @@ pub struct TracePacket {
     /// [`seq_flags`] bits.
     #[prost(uint32, optional, tag = "13")]
     pub sequence_flags: Option<u32>,
+    /// Defaults for the following packets of this sequence (incremental state).
+    #[prost(message, optional, tag = "59")]
+    pub trace_packet_defaults: Option<TracePacketDefaults>,
     /// oneof `data`: a track's description.
     #[prost(message, optional, tag = "60")]
     pub track_descriptor: Option<TrackDescriptor>,
+}
+
+/// `perfetto.protos.TracePacketDefaults` (trace_packet_defaults.proto).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TracePacketDefaults {
+    /// Defaults of track events.
+    #[prost(message, optional, tag = "11")]
+    pub track_event_defaults: Option<TrackEventDefaults>,
+}
+
+/// `perfetto.protos.TrackEventDefaults` (track_event/track_event.proto).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TrackEventDefaults {
+    /// The track of events that name none.
+    #[prost(uint64, optional, tag = "11")]
+    pub track_uuid: Option<u64>,
 }
 
 /// `perfetto.protos.TrackEvent` (track_event/track_event.proto).
@@ -58,9 +91,12 @@ pub struct TrackEvent {
     /// [`event_type`].
     #[prost(int32, optional, tag = "9")]
     pub r#type: Option<i32>,
-    /// The track it belongs to.
+    /// The track it belongs to; `None` = the sequence's default track.
     #[prost(uint64, optional, tag = "11")]
     pub track_uuid: Option<u64>,
+    /// A counter's value (oneof `counter_value_field`).
+    #[prost(int64, optional, tag = "30")]
+    pub counter_value: Option<i64>,
 }
 
 /// `perfetto.protos.DebugAnnotation` (track_event/debug_annotation.proto).
@@ -86,6 +122,23 @@ pub struct TrackDescriptor {
     /// The parent track (nests it in the UI).
     #[prost(uint64, optional, tag = "5")]
     pub parent_uuid: Option<u64>,
+    /// Set on counter tracks.
+    #[prost(message, optional, tag = "8")]
+    pub counter: Option<CounterDescriptor>,
+    /// How the UI orders this track's children ([`child_ordering`]).
+    #[prost(int32, optional, tag = "11")]
+    pub child_ordering: Option<i32>,
+}
+
+/// `perfetto.protos.CounterDescriptor` (track_event/counter_descriptor.proto).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct CounterDescriptor {
+    /// A [`counter_unit`].
+    #[prost(int32, optional, tag = "3")]
+    pub unit: Option<i32>,
+    /// A free-form unit, shown next to the values.
+    #[prost(string, optional, tag = "6")]
+    pub unit_name: Option<String>,
 }
 
 /// `perfetto.protos.InternedData` (interned_data/interned_data.proto).

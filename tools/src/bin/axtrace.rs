@@ -142,16 +142,28 @@ enum Command {
         mode: Mode,
     },
     /// Convert a dump into a Perfetto trace (open it at https://ui.perfetto.dev): a track per
-    /// vCPU under its VM, a slice per VM exit named by its reason, markers where records dropped.
+    /// vCPU under its VM, a slice per VM exit named by its reason, markers where records dropped,
+    /// exits/s and drop counters per VM; and/or into a CTF 1.8 trace (`--ctf DIR`).
     Convert {
         /// The dump to read.
         dump: std::path::PathBuf,
         /// The Perfetto trace file to write (.pftrace).
+        #[arg(long, required_unless_present = "ctf")]
+        perfetto: Option<std::path::PathBuf>,
+        /// Also (or instead) write a CTF 1.8 trace into this directory (babeltrace2, Trace
+        /// Compass).
         #[arg(long)]
-        perfetto: std::path::PathBuf,
+        ctf: Option<std::path::PathBuf>,
         /// Also write `guest` slices from each entry to the next exit.
         #[arg(long)]
         guest_slices: bool,
+        /// Write several traces: `vm` (one per VM, `OUT.vm<id>.pftrace`) or `window=DURATION`
+        /// (one per window, e.g. `window=10s`: `OUT.w<k>.pftrace` covers [k·10 s, (k+1)·10 s)).
+        #[arg(long, value_parser = axtrace_tools::convert::parse_split)]
+        split: Option<axtrace_exporter::perfetto::Split>,
+        /// The window of the exits/s and drop counters, e.g. `10ms`, `1s`.
+        #[arg(long, default_value = "10ms", value_parser = axtrace_tools::convert::parse_duration)]
+        counter_window: u64,
     },
     /// The VM-exit latency report of a dump (the same as `axtrace-report`): percentiles per
     /// exit reason, VM, vCPU, port, address, MSR or hypercall; HdrHistogram files; plots; diffs.
@@ -211,11 +223,20 @@ fn main() -> Result<()> {
             dump,
             perfetto,
             guest_slices,
+            split,
+            counter_window,
+            ctf,
         } => {
-            print!(
-                "{}",
-                axtrace_tools::convert::run(&dump, &perfetto, guest_slices)?
-            );
+            let request = axtrace_tools::convert::Request {
+                perfetto,
+                ctf,
+                options: axtrace_exporter::perfetto::Options {
+                    guest_slices,
+                    split: split.unwrap_or_default(),
+                    counter_window_ns: counter_window,
+                },
+            };
+            print!("{}", axtrace_tools::convert::run_request(&dump, &request)?);
             Ok(())
         }
         Command::Report(cli) => {
