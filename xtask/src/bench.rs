@@ -128,11 +128,13 @@ const BASELINES: &[Pair] = &[
     ),
     // Drain: records into the dump against a plain copy of the same bytes.
     pair("drain/rings_to_dump", "drain/copy_floor", 0.30),
-    // Real exits: traced against untraced (goal ≤ 1.01), and the VMM's handling time per exit.
+    // Real exits: traced against untraced (goal ≤ 1.01; the gate allows more because on a shared
+    // 2-core host the two halves, measured seconds apart, see different load), and the VMM's
+    // handling time per exit.
     pair(
         "kvm_exits [*]/traced_exit_latency_jit",
         "kvm_exits [*]/untraced",
-        0.10,
+        0.15,
     ),
     pair(
         "kvm_handling [*]/traced_exit_latency_jit",
@@ -671,7 +673,7 @@ impl CheckReport {
     /// The verdicts as a table.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "\n{:<50} {:>9} {:>9}  {:<26} verdict\n",
+            "\n{:<56} {:>9} {:>9}  {:<26} verdict\n",
             "ratio (case / baseline)", "baseline", "limit", "measured"
         );
         for row in &self.rows {
@@ -688,7 +690,7 @@ impl CheckReport {
                 Verdict::Missing => "not run (skipped)",
             };
             out.push_str(&format!(
-                "{:<50} {:>9.3} {:>9.3}  {measured:<26} {verdict}\n",
+                "{:<56} {:>9.3} {:>9.3}  {measured:<26} {verdict}\n",
                 row.name, row.baseline, row.limit
             ));
         }
@@ -931,7 +933,7 @@ mod tests {
         assert_eq!(of("alone/x"), None);
         assert_eq!(
             tolerance_of("kvm_exits [hardware]/traced_exit_latency_jit"),
-            0.10
+            0.15
         );
         assert_eq!(tolerance_of("verifier/verify"), DEFAULT_TOLERANCE);
     }
