@@ -6,7 +6,7 @@
 //! `LTTNG_HOME` under the target folder), records 10 M events into a discard-mode channel, and
 //! times them; then runs our side of the same loop (`tracing_loop`: both run-loop tracepoints
 //! with the `exit_latency` handler on the JIT and a record per exit into a drained ring). Each
-//! side runs [`ROUNDS`] times, alternating; the medians are compared.
+//! side runs [`ROUNDS`] times, alternating which goes first; the medians are compared.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -131,12 +131,19 @@ pub fn compare(root: &Path, target_dir: &Path) -> Result<PeerResult> {
     };
     for round in 1..=ROUNDS {
         eprintln!("xtask: bench: LTTng comparison, round {round} of {ROUNDS}");
-        let (ns, discarded) = record_lttng(&driver, &home, &work.join("trace"))?;
-        result.lttng_ns.push(ns);
-        result.lttng_discarded.push(discarded);
-        let out = checked_output(Command::new(&ours).arg(EVENTS.to_string()), "tracing_loop")?;
-        result.ours_ns.push(field(&out, "ns_per_event")?);
-        result.ours_dropped.push(field(&out, "dropped")? as u64);
+        // Which side goes first alternates, so a load that changes over time favours neither.
+        for side in if round % 2 == 1 { [0, 1] } else { [1, 0] } {
+            if side == 0 {
+                let (ns, discarded) = record_lttng(&driver, &home, &work.join("trace"))?;
+                result.lttng_ns.push(ns);
+                result.lttng_discarded.push(discarded);
+            } else {
+                let out =
+                    checked_output(Command::new(&ours).arg(EVENTS.to_string()), "tracing_loop")?;
+                result.ours_ns.push(field(&out, "ns_per_event")?);
+                result.ours_dropped.push(field(&out, "dropped")? as u64);
+            }
+        }
     }
     drop(daemon);
     Ok(result)
