@@ -6,6 +6,12 @@
 //! `kvm_handling` times the VMM's side of each exit in the same runs' shape: from `KVM_RUN`
 //! returning to the next `KVM_RUN` call (exit decoding, the reply, the tracepoints when enabled),
 //! summed by the run loop (`axtrace_kvm::vcpu::handling_totals`); per element = per exit.
+//!
+//! Criterion measures the untraced and traced cases seconds apart, so on a shared host their
+//! ratio moves with the load. After the groups, [`paired`] therefore runs [`PAIRS`] pairs of one
+//! untraced and one traced run back to back (which goes first alternates) and reports the median
+//! of the pairs' ratios, with its quartiles — on stderr, and as a Bencher Metric Format fragment
+//! in `$AXTRACE_BENCH_PAIRED_DIR/kvm.json` when `cargo xtask bench` sets that folder.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +19,7 @@ use std::time::{Duration, Instant};
 use axebpf_core::object::LoadedObject;
 use axebpf_core::platform::host::HostPlatform;
 use axebpf_core::record::Record;
-use axebpf_core::ring::RingSet;
+use axebpf_core::ring::{Producer, RingSet};
 use axebpf_core::runtime::ExecMode;
 use axebpf_core::tracepoint::{self, AttachedProgram};
 use axtrace_kvm::{Config, Mix, RunReport};
@@ -21,6 +27,8 @@ use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_
 
 const EXIT_LATENCY: &[u8] = include_bytes!("../../axebpf-core/bpf/exit_latency.bpf.o");
 const EXITS: u32 = 2000;
+/// Untraced/traced run pairs of the paired ratio.
+const PAIRS: usize = 15;
 
 fn config() -> Config {
     let mix = Mix {
@@ -46,12 +54,17 @@ fn config() -> Config {
     }
 }
 
-/// One run of `config` with a fresh record ring handed to its vCPU thread (the drain's cost is
-/// measured elsewhere; 4096 slots hold every record of a run).
-fn traced_run(config: &Config) -> RunReport {
+/// A fresh record ring for one traced run (the drain's cost is measured elsewhere; 4096 slots
+/// hold every record of a run). Made before the timing starts: it is set-up, not per-exit cost.
+fn fresh_ring() -> Producer<'static, Record> {
     let set: &'static RingSet<Record> = Box::leak(Box::new(RingSet::new(1, 4096).unwrap()));
     let (producers, _consumers) = set.split().unwrap();
-    let producer = std::sync::Mutex::new(producers.into_iter().next());
+    producers.into_iter().next().unwrap()
+}
+
+/// One run of `config` with `ring` handed to its vCPU thread.
+fn traced_run(config: &Config, ring: Producer<'static, Record>) -> RunReport {
+    let producer = std::sync::Mutex::new(Some(ring));
     axtrace_kvm::run_with(config, &|_, _| {
         if let Some(p) = producer.lock().unwrap().take() {
             HostPlatform::attach_ring(p);
@@ -66,7 +79,7 @@ fn handling(config: &Config, traced: bool, iters: u64) -> Duration {
     let (exits_before, before) = axtrace_kvm::vcpu::handling_totals();
     for _ in 0..iters {
         let report = if traced {
-            traced_run(config)
+            traced_run(config, fresh_ring())
         } else {
             axtrace_kvm::run(config).unwrap()
         };
@@ -117,8 +130,9 @@ fn kvm(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
+                let ring = fresh_ring();
                 let start = Instant::now();
-                let report = traced_run(&config);
+                let report = traced_run(&config, ring);
                 total += start.elapsed();
                 assert!(report.ok());
             }
@@ -142,6 +156,58 @@ fn kvm(c: &mut Criterion) {
     });
     set_tracing(false);
     group.finish();
+
+    if !std::env::args().any(|a| a == "--list") {
+        paired(&config, &label);
+    }
+}
+
+/// One run, traced or not, timed whole.
+fn timed_run(config: &Config, traced: bool) -> Duration {
+    set_tracing(traced);
+    let ring = traced.then(fresh_ring);
+    let start = Instant::now();
+    let report = if let Some(ring) = ring {
+        traced_run(config, ring)
+    } else {
+        axtrace_kvm::run(config).unwrap()
+    };
+    let elapsed = start.elapsed();
+    set_tracing(false);
+    assert!(report.ok());
+    elapsed
+}
+
+/// The traced ÷ untraced ratio of back-to-back run pairs: median and quartiles.
+fn paired(config: &Config, label: &str) {
+    let mut ratios: Vec<f64> = (0..PAIRS)
+        .map(|pair| {
+            let (untraced, traced) = if pair % 2 == 0 {
+                let untraced = timed_run(config, false);
+                (untraced, timed_run(config, true))
+            } else {
+                let traced = timed_run(config, true);
+                (timed_run(config, false), traced)
+            };
+            traced.as_secs_f64() / untraced.as_secs_f64()
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let quantile = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
+    let (low, median, high) = (quantile(0.25), quantile(0.5), quantile(0.75));
+    let name = format!("kvm_exits [{label}]/traced_paired");
+    eprintln!(
+        "{name}: traced/untraced over {PAIRS} pairs: median {median:.4} (quartiles {low:.4}..{high:.4})"
+    );
+    if let Some(dir) = std::env::var_os("AXTRACE_BENCH_PAIRED_DIR") {
+        let dir = std::path::PathBuf::from(dir);
+        let fragment = format!(
+            "{{\"{name}\": {{\"ratio\": {{\"value\": {median}, \"lower_value\": {low}, \"upper_value\": {high}}}}}}}\n"
+        );
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(dir.join("kvm.json"), fragment))
+            .unwrap_or_else(|e| panic!("writing {}: {e}", dir.join("kvm.json").display()));
+    }
 }
 
 criterion_group!(benches, kvm);

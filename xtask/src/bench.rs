@@ -143,6 +143,11 @@ const BASELINES: &[Pair] = &[
     ),
 ];
 
+/// Ratios a benchmark measures itself from back-to-back run pairs (criterion measures a case
+/// and its baseline seconds apart) and writes as BMF fragments into the folder
+/// `AXTRACE_BENCH_PAIRED_DIR` names; with their tolerances.
+const PAIRED: &[(&str, f64)] = &[("kvm_exits [*]/traced_paired", 0.05)];
+
 /// Extra runs of a case whose ratio is above its limit before the check fails.
 pub const RERUNS: usize = 2;
 
@@ -220,10 +225,14 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         targets.join(", ")
     );
     let mut results = BTreeMap::new();
+    let mut paired = BTreeMap::new();
     let mut failed = Vec::new();
     for target in &targets {
         match suite.run_target(target, None) {
-            Ok(found) => results.extend(found),
+            Ok((found, found_paired)) => {
+                results.extend(found);
+                paired.extend(found_paired);
+            }
             // One broken benchmark must not hide the others' figures.
             Err(error) => {
                 eprintln!("xtask: bench {target} failed: {error:#}");
@@ -232,6 +241,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         }
     }
     let mut summary = summarize(&results);
+    for (name, (_, measures)) in &paired {
+        summary[name.as_str()] = measures.clone();
+    }
     let peer = if options.peer_lttng {
         match lttng::compare(root, &suite.target_dir) {
             Ok(peer) => {
@@ -262,7 +274,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     }
     if let Some(path) = &options.check {
         let baseline = read_json(path)?;
-        let mut rerun = |case: &str| suite.rerun_ratio(case, &results);
+        let mut rerun = |case: &str| suite.rerun_ratio(case, &results, &paired);
         let report = check(&summary, &baseline, &mut rerun)?;
         print!("{}", report.table());
         if !report.passed() {
@@ -360,9 +372,13 @@ impl Suite {
         self.target_dir.join("criterion")
     }
 
+    fn paired_dir(&self) -> PathBuf {
+        self.target_dir.join("bench").join("paired")
+    }
+
     /// Runs one `[[bench]]` target (only the benchmarks `filter` matches, if given) and returns
-    /// the estimates it wrote.
-    fn run_target(&self, target: &str, filter: Option<&str>) -> Result<BTreeMap<String, Estimate>> {
+    /// the estimates it wrote, and its paired ratios (name → target, BMF measures).
+    fn run_target(&self, target: &str, filter: Option<&str>) -> Result<(Estimates, Paired)> {
         let started = SystemTime::now();
         let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
         command
@@ -378,17 +394,26 @@ impl Suite {
             ])
             .args(if self.quick { QUICK_ARGS } else { FULL_ARGS })
             .args(filter)
-            .env("CRITERION_HOME", self.criterion_dir());
+            .env("CRITERION_HOME", self.criterion_dir())
+            .env("AXTRACE_BENCH_PAIRED_DIR", self.paired_dir());
         crate::run(&format!("bench {target}"), &mut command)?;
         let found = collect_estimates(&self.criterion_dir(), started, target)?;
         if found.is_empty() && filter.is_none() {
             eprintln!("xtask: bench {target}: no benchmark results (all skipped?)");
         }
-        Ok(found)
+        let paired = collect_paired(&self.paired_dir(), started, target)?;
+        Ok((found, paired))
     }
 
     /// Runs `case` and its baseline again and returns the new ratio.
-    fn rerun_ratio(&self, case: &str, results: &BTreeMap<String, Estimate>) -> Result<Option<f64>> {
+    fn rerun_ratio(&self, case: &str, results: &Estimates, paired: &Paired) -> Result<Option<f64>> {
+        if let Some((target, _)) = paired.get(case) {
+            // A filter no criterion benchmark matches: only the paired measurement runs.
+            let (_, fresh) = self.run_target(target, Some("^paired ratios only$"))?;
+            return Ok(fresh
+                .get(case)
+                .and_then(|(_, m)| m["ratio"]["value"].as_f64()));
+        }
         let Some(baseline) = baseline_of(case, results.keys()) else {
             return Ok(None);
         };
@@ -396,12 +421,45 @@ impl Suite {
             return Ok(None);
         };
         let filter = format!("^(?:{}|{})$", regex_escape(case), regex_escape(&baseline));
-        let fresh = self.run_target(&target, Some(&filter))?;
+        let (fresh, _) = self.run_target(&target, Some(&filter))?;
         Ok(match (fresh.get(case), fresh.get(&baseline)) {
             (Some(c), Some(b)) => Some(c.per_element(c.median) / b.per_element(b.median)),
             _ => None,
         })
     }
+}
+
+/// Criterion's results by benchmark name.
+type Estimates = BTreeMap<String, Estimate>;
+/// Paired ratios by name: the target that wrote them and their BMF measures.
+type Paired = BTreeMap<String, (String, Value)>;
+
+/// The paired-ratio fragments (`*.json`, each a BMF object) written into `dir` since `since`.
+fn collect_paired(dir: &Path, since: SystemTime, target: &str) -> Result<Paired> {
+    let mut found = Paired::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(found);
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let fresh = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|modified| modified >= since);
+        if !fresh || path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let fragment = read_json(&path)?;
+        let Some(object) = fragment.as_object() else {
+            bail!("{} is not a BMF object", path.display());
+        };
+        for (name, measures) in object {
+            if measures["ratio"]["value"].as_f64().is_none() {
+                bail!("{}: `{name}` has no ratio value", path.display());
+            }
+            found.insert(name.clone(), (target.to_string(), measures.clone()));
+        }
+    }
+    Ok(found)
 }
 
 /// Escapes what the regex crate (criterion's filter) treats as syntax.
@@ -460,10 +518,13 @@ fn baseline_of<'a>(case: &str, names: impl Iterator<Item = &'a String> + Clone) 
 }
 
 fn tolerance_of(case: &str) -> f64 {
+    let paired = PAIRED.iter().find(|(name, _)| name_matches(name, case));
     BASELINES
         .iter()
         .find(|p| name_matches(p.case, case))
-        .map_or(DEFAULT_TOLERANCE, |p| p.tolerance)
+        .map(|p| p.tolerance)
+        .or(paired.map(|(_, tolerance)| *tolerance))
+        .unwrap_or(DEFAULT_TOLERANCE)
 }
 
 /// Reads every benchmark criterion wrote under `dir` since `since` (older results are other
@@ -609,7 +670,13 @@ fn format_summary(summary: &Value) -> String {
         let (ratio, baseline) = match value_of(summary, name, "ratio") {
             Some(r) => (
                 format!("{r:.3}"),
-                baseline_of(name, names.iter()).unwrap_or_else(|| "(peer)".into()),
+                baseline_of(name, names.iter()).unwrap_or_else(|| {
+                    if name.ends_with("_paired") {
+                        "(untraced, run pairs)".into()
+                    } else {
+                        "(peer)".into()
+                    }
+                }),
             ),
             None => ("-".into(), String::new()),
         };
@@ -936,6 +1003,10 @@ mod tests {
             0.15
         );
         assert_eq!(tolerance_of("verifier/verify"), DEFAULT_TOLERANCE);
+        assert_eq!(
+            tolerance_of("kvm_exits [emulated (pvm)]/traced_paired"),
+            0.05
+        );
     }
 
     #[test]
@@ -1019,6 +1090,44 @@ mod tests {
             None
         );
         assert!(format_summary(&summary).contains("runtime_empty/interpreter"));
+    }
+
+    #[test]
+    fn paired_fragments_are_read_when_fresh_and_checked() {
+        let dir = std::env::temp_dir().join(format!("xtask-paired-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let before = SystemTime::now() - std::time::Duration::from_secs(1);
+        let name = "kvm_exits [emulated (pvm)]/traced_paired";
+        write_json(
+            &dir.join("kvm.json"),
+            &json!({ name: { "ratio": metric(1.004, 1.0, 1.01) } }),
+        )
+        .unwrap();
+        write_json(&dir.join("notes.txt"), &json!({})).unwrap();
+        let found = collect_paired(&dir, before, "kvm").unwrap();
+        let stale = collect_paired(
+            &dir,
+            SystemTime::now() + std::time::Duration::from_secs(60),
+            "kvm",
+        )
+        .unwrap();
+        write_json(
+            &dir.join("bad.json"),
+            &json!({ "x/y": { "latency": metric(1.0, 1.0, 1.0) } }),
+        )
+        .unwrap();
+        let error = collect_paired(&dir, before, "kvm").unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(stale.is_empty());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[name].0, "kvm");
+        assert_eq!(found[name].1["ratio"]["value"].as_f64(), Some(1.004));
+        assert!(error.to_string().contains("x/y"), "{error}");
+        assert!(
+            collect_paired(Path::new("/nonexistent/axtrace"), before, "kvm")
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
