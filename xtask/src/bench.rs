@@ -10,6 +10,7 @@
 //! * `ratio` — for a case with a baseline ([`BASELINES`], or a function named `baseline…` in the
 //!   same group): case median ÷ baseline median, both from the same run. Smaller is better for
 //!   every ratio (times, never rates); lower/upper from the two medians' 95 % intervals.
+//!   Ratios a benchmark measures itself from back-to-back run pairs ([`PAIRED`]) are merged in.
 //!
 //! `--check FILE` compares each ratio with FILE's (a summary saved earlier): above
 //! `baseline × (1 + tolerance)` the case and its baseline are run again (criterion filter), up to
