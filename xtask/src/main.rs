@@ -275,8 +275,6 @@ fn test_all() -> Result<()> {
             .args(["test", "--workspace"])
             .env("AXTRACE_REQUIRE_CLANG", "1"),
     )?;
-    // xtask is not a default member; its tests include the bench gate's check logic.
-    run("cargo test -p xtask", cargo().args(["test", "-p", "xtask"]))?;
     run(
         "cargo test (axvcpu feature: AxVisor's exit reasons)",
         cargo().args([
