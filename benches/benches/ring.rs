@@ -8,6 +8,10 @@
 //!   its consumer pops up to 256 one at a time. `eager`: the drain polls again at once after a
 //!   short batch; `paced`: it pauses 200 spin-loop hints first, like a low-priority drain task.
 //!
+//! * `ring_reserve_commit`: on one thread, reserve 16 slots, write the records in place,
+//!   commit; then read them as one chunk and release it — against rtrb's `write_chunk` /
+//!   `read_chunk` doing the same.
+//!
 //! Cross-thread iterations move 2^20 records each (starting the producer thread is noise next to
 //! that). Throughput is per record; compare the three within one run.
 
@@ -233,6 +237,49 @@ impl Transport for ArrayQueue {
     }
 }
 
+/// Records per reserve/commit batch.
+const RESERVE_BATCH: usize = 16;
+
+/// Fills the reserved runs with consecutive records.
+fn fill(first: &mut [Record], second: &mut [Record], sequence: u64) {
+    for (offset, slot) in first.iter_mut().chain(second).enumerate() {
+        *slot = record(sequence + offset as u64);
+    }
+}
+
+fn reserve_commit_axtrace(iters: u64) -> Duration {
+    let ring = Ring::<Record>::with_capacity(CAPACITY).unwrap();
+    let (mut producer, mut consumer) = ring.split().unwrap();
+    let start = Instant::now();
+    for i in 0..iters {
+        let mut chunk = producer.reserve(RESERVE_BATCH).unwrap();
+        let (first, second) = chunk.as_mut_slices();
+        fill(first, second, black_box(i));
+        chunk.commit();
+        let chunk = consumer.read_chunk(RESERVE_BATCH);
+        let (first, second) = chunk.as_slices();
+        black_box((first, second));
+        chunk.commit();
+    }
+    start.elapsed()
+}
+
+fn reserve_commit_rtrb(iters: u64) -> Duration {
+    let (mut producer, mut consumer) = rtrb::RingBuffer::<Record>::new(CAPACITY);
+    let start = Instant::now();
+    for i in 0..iters {
+        let mut chunk = producer.write_chunk(RESERVE_BATCH).unwrap();
+        let (first, second) = chunk.as_mut_slices();
+        fill(first, second, black_box(i));
+        chunk.commit_all();
+        let chunk = consumer.read_chunk(RESERVE_BATCH).unwrap();
+        let (first, second) = chunk.as_slices();
+        black_box((first, second));
+        chunk.commit_all();
+    }
+    start.elapsed()
+}
+
 fn cross_thread<T: Transport>(group: &mut BenchmarkGroup<'_, WallTime>, drain: Drain) {
     group.bench_function(T::name(), |b| {
         b.iter_custom(|iters| {
@@ -253,6 +300,12 @@ fn rings(c: &mut Criterion) {
         b.iter_custom(ArrayQueue::single_thread)
     });
     single.finish();
+
+    let mut batched = c.benchmark_group("ring_reserve_commit");
+    batched.throughput(Throughput::Elements(RESERVE_BATCH as u64));
+    batched.bench_function(Axtrace::name(), |b| b.iter_custom(reserve_commit_axtrace));
+    batched.bench_function(Rtrb::name(), |b| b.iter_custom(reserve_commit_rtrb));
+    batched.finish();
 
     for (name, drain) in [
         ("ring_cross_thread_eager", Drain::Eager),

@@ -10,7 +10,11 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 /// Folders (relative to the workspace root) whose `*.bpf.c` files are compiled.
-const SOURCE_DIRS: &[&str] = &["axebpf-core/tests/objects", "axebpf-core/bpf"];
+const SOURCE_DIRS: &[&str] = &[
+    "axebpf-core/tests/objects",
+    "axebpf-core/bpf",
+    "benches/bpf",
+];
 
 /// Recompiles every `*.bpf.c` into a scratch folder and fails if a committed `*.bpf.o` differs
 /// in what matters — its programs' names, sections and instructions, or its map definitions —

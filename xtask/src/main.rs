@@ -12,12 +12,15 @@
 //! * `loom` — model-checks the ring's protocol.
 //! * `fuzz [SECONDS]` — fuzzes the ELF loader, the filter compiler, the shell and the report (cargo-fuzz).
 //! * `demo` — the main job: `axtrace demo` records real VM exits of the KVM-backed VMM.
+//! * `bench [--quick] [--check FILE] [--peer lttng]` — the criterion suite, its BMF summary, the
+//!   regression gate and the LTTng comparison (see `bench.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod bench;
 mod bpf;
 mod symbols;
 
@@ -48,6 +51,7 @@ fn main() -> Result<()> {
         }
         "bpf" => setup().and_then(|()| bpf::build_all(&workspace_root())),
         "symbols" => symbols::run(&rest),
+        "bench" => bench::run(&workspace_root(), &rest),
         "" | "help" | "--help" | "-h" => {
             print_help();
             Ok(())
@@ -71,7 +75,9 @@ fn print_help() {
          loom    model-check the ring protocol with loom\n  \
          fuzz [S] fuzz each target for S seconds (default 20)\n  \
          symbols E -o F  write the kallsyms table of ELF file E to F\n  \
-         demo    run the main job",
+         demo    run the main job\n  \
+         bench [--quick] [--check FILE] [--save-baseline FILE] [--peer lttng]\n          \
+         run the benchmarks, write target/bench/summary.json, gate on a baseline",
         NOSTD_CRATES.join(", ")
     );
 }

@@ -3,6 +3,7 @@
 //! after it, `trace_vmm_mmio_*!` / `trace_vmm_hypercall!` where those are handled).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axebpf_core::exit_reason::ExitReason;
@@ -52,6 +53,25 @@ pub struct VcpuOutcome {
     pub wall: Duration,
     /// KVM's own counters for this vCPU after the run (`None` without binary stats).
     pub kvm_stats: Option<BTreeMap<&'static str, u64>>,
+    /// Exits whose handling [`VcpuOutcome::handling`] timed (all but the last).
+    pub handled_exits: u64,
+    /// VMM-side handling time: from `KVM_RUN` returning to the next `KVM_RUN` call, summed.
+    pub handling: Duration,
+}
+
+/// [`VcpuOutcome::handled_exits`] and [`VcpuOutcome::handling`] (ns) summed over every vCPU
+/// run in this process, so a benchmark can read them around [`crate::run`].
+static HANDLED_EXITS: AtomicU64 = AtomicU64::new(0);
+static HANDLING_NS: AtomicU64 = AtomicU64::new(0);
+
+/// `(exits, handling time)` of every vCPU run so far in this process: the VMM's own time per
+/// exit, between `KVM_RUN` calls (tracepoints included when enabled). Monotonic; take the
+/// difference around a run.
+pub fn handling_totals() -> (u64, Duration) {
+    (
+        HANDLED_EXITS.load(Ordering::Relaxed),
+        Duration::from_nanos(HANDLING_NS.load(Ordering::Relaxed)),
+    )
 }
 
 fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> Error {
@@ -82,6 +102,8 @@ pub fn run(job: &VcpuJob<'_>, kicker: &Kicker) -> Result<VcpuOutcome, Error> {
     };
     let result = run_loop(job, kicker, &mut vcpu, immediate_exit, &mut outcome);
     kicker.unregister();
+    HANDLED_EXITS.fetch_add(outcome.handled_exits, Ordering::Relaxed);
+    HANDLING_NS.fetch_add(outcome.handling.as_nanos() as u64, Ordering::Relaxed);
     outcome.kvm_stats = crate::stats::read(&vcpu);
     result.map(|()| outcome)
 }
@@ -99,6 +121,10 @@ fn run_loop(
         .collect();
     let mut next_kick = 0;
     let mut guest_exits = 0u64;
+    // The platform's clock (a calibrated TSC on x86 hosts) is cheaper than `Instant`.
+    let clock = axebpf_core::platform::installed();
+    let now_ns = || clock.map_or(0, |c| c.monotonic_ns());
+    let mut returned_at = None;
     let start = Instant::now();
     loop {
         if kick_at.get(next_kick).is_some_and(|&at| at <= guest_exits) {
@@ -107,7 +133,13 @@ fn run_loop(
             unsafe { set_immediate_exit(immediate_exit, 1) };
         }
         axebpf_core::trace_vmm_vcpu_run_enter!(vm, id);
-        let exit = match vcpu.run() {
+        if let Some(returned) = returned_at {
+            outcome.handled_exits += 1;
+            outcome.handling += Duration::from_nanos(now_ns().saturating_sub(returned));
+        }
+        let run = vcpu.run();
+        returned_at = Some(now_ns());
+        let exit = match run {
             Ok(mut exit) => respond(&mut exit),
             Err(e) if e.errno() == libc::EINTR => KvmExit::Interrupted,
             Err(source) => {
