@@ -41,13 +41,18 @@ impl<'a, S: Sink> Drain<'a, S> {
         let mut moved = 0;
         for (index, consumer) in self.consumers.iter_mut() {
             // Drops counted before the records are taken: later drops go with the next chunk.
-            let dropped = consumer.stats().dropped;
+            let stats = consumer.stats();
+            let dropped = stats.dropped;
             let new_drops = dropped - self.dropped_written[index];
+            // The fill level the drain found, before taking: the dump's record of how close
+            // the ring came to dropping.
+            let fill = (stats.queued * 1000 / (stats.capacity as u64).max(1)).min(1000) as u16;
             let chunk = consumer.read_chunk(self.batch);
             let (first, second) = chunk.as_slices();
             let ring = index as u16;
-            self.writer.write_records(ring, first, new_drops)?;
-            self.writer.write_records(ring, second, 0)?;
+            self.writer
+                .write_records_sampled(ring, first, new_drops, fill)?;
+            self.writer.write_records_sampled(ring, second, 0, fill)?;
             self.dropped_written[index] = dropped;
             moved += chunk.len();
             chunk.commit();

@@ -6,7 +6,8 @@
 //! header = "AXTRACE\0" (8) | version u16 | header length u16 | reserved u32      (16 bytes)
 //! chunk  = chunk header (48 bytes) | payload
 //! chunk header = "AXCK" | kind u16 | ring u16 | payload length u32 | record count u32
-//!              | first timestamp u64 | last timestamp u64 | dropped u64 | crc32c u32 | 0 u32
+//!              | first timestamp u64 | last timestamp u64 | dropped u64 | crc32c u32
+//!              | ring fill u16 | 0 u16
 //! ```
 //!
 //! Everything is little-endian (records are copied as they are in memory: every target AxVisor
@@ -15,6 +16,11 @@
 //! with the records that ring dropped since its previous chunk). The CRC-32C covers the chunk
 //! header (with the CRC field zero) and the payload. Because chunks are only ever appended, a
 //! dump cut at any byte is readable up to its last whole chunk.
+//!
+//! `ring fill` (version 2) is how full the ring was, in per mille of its capacity, when the
+//! drain took the chunk's records ([`FILL_UNKNOWN`] when the writer did not sample it); in
+//! version 1 those bytes were zero and mean "not recorded". Readers accept every version up to
+//! [`VERSION`].
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -25,8 +31,10 @@ use crate::record::{RECORD_SIZE, Record, event};
 
 /// File magic.
 pub const MAGIC: [u8; 8] = *b"AXTRACE\0";
-/// Format version this code writes and reads.
-pub const VERSION: u16 = 1;
+/// Format version this code writes (and the newest it reads). 2 added the chunk's ring fill.
+pub const VERSION: u16 = 2;
+/// [`ChunkHeader::ring_fill`] when the writer did not sample the ring's fill level.
+pub const FILL_UNKNOWN: u16 = u16::MAX;
 /// Size of the file header.
 pub const HEADER_LEN: usize = 16;
 /// Chunk magic.
@@ -123,6 +131,9 @@ pub struct ChunkHeader {
     pub dropped: u64,
     /// CRC-32C of the header (this field zero) and the payload.
     pub crc: u32,
+    /// The ring's fill level when the drain took these records, per mille of its capacity
+    /// ([`FILL_UNKNOWN`] if not sampled; always 0 in version-1 dumps).
+    pub ring_fill: u16,
 }
 
 impl ChunkHeader {
@@ -138,6 +149,7 @@ impl ChunkHeader {
         out[24..32].copy_from_slice(&self.last_ts.to_le_bytes());
         out[32..40].copy_from_slice(&self.dropped.to_le_bytes());
         out[40..44].copy_from_slice(&self.crc.to_le_bytes());
+        out[44..46].copy_from_slice(&self.ring_fill.to_le_bytes());
         out
     }
 
@@ -160,6 +172,7 @@ impl ChunkHeader {
             last_ts: u64_at(24),
             dropped: u64_at(32),
             crc: u32_at(40),
+            ring_fill: u16_at(44),
         })
     }
 
@@ -200,7 +213,14 @@ impl<S: Sink> DumpWriter<S> {
             bytes_written: HEADER_LEN as u64,
         };
         let payload = metadata.encode();
-        writer.chunk(KIND_METADATA, 0, payload.as_bytes(), 0, (0, 0), 0)?;
+        writer.chunk(
+            KIND_METADATA,
+            0,
+            payload.as_bytes(),
+            0,
+            (0, 0),
+            (0, FILL_UNKNOWN),
+        )?;
         Ok(writer)
     }
 
@@ -211,7 +231,7 @@ impl<S: Sink> DumpWriter<S> {
         payload: &[u8],
         record_count: u32,
         (first_ts, last_ts): (u64, u64),
-        dropped: u64,
+        (dropped, ring_fill): (u64, u16),
     ) -> Result<(), DumpError> {
         let mut header = ChunkHeader {
             kind,
@@ -223,6 +243,7 @@ impl<S: Sink> DumpWriter<S> {
             last_ts,
             dropped,
             crc: 0,
+            ring_fill,
         };
         header.crc = header.checksum(payload);
         self.sink.write_all(&header.to_bytes())?;
@@ -232,12 +253,25 @@ impl<S: Sink> DumpWriter<S> {
     }
 
     /// Appends one chunk with `records` of `ring` and the records it dropped since its previous
-    /// chunk. An empty `records` with drops still writes a chunk, so losses are never silent.
+    /// chunk, without a fill sample. An empty `records` with drops still writes a chunk, so
+    /// losses are never silent.
     pub fn write_records(
         &mut self,
         ring: u16,
         records: &[Record],
         dropped: u64,
+    ) -> Result<(), DumpError> {
+        self.write_records_sampled(ring, records, dropped, FILL_UNKNOWN)
+    }
+
+    /// [`write_records`](Self::write_records) with the ring's fill level when the records were
+    /// taken, in per mille of its capacity (clamped to 1000).
+    pub fn write_records_sampled(
+        &mut self,
+        ring: u16,
+        records: &[Record],
+        dropped: u64,
+        fill_per_mille: u16,
     ) -> Result<(), DumpError> {
         if records.is_empty() && dropped == 0 {
             return Ok(());
@@ -251,13 +285,18 @@ impl<S: Sink> DumpWriter<S> {
             records.first().map_or(0, |r| r.timestamp_ns),
             records.last().map_or(0, |r| r.timestamp_ns),
         );
+        let fill = if fill_per_mille == FILL_UNKNOWN {
+            FILL_UNKNOWN
+        } else {
+            fill_per_mille.min(1000)
+        };
         self.chunk(
             KIND_RECORDS,
             ring,
             bytemuck::cast_slice(records),
             count,
             span,
-            dropped,
+            (dropped, fill),
         )?;
         self.records_written += records.len() as u64;
         Ok(())

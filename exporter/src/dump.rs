@@ -7,7 +7,8 @@
 use std::io::Read;
 
 use axebpf_core::dump::{
-    CHUNK_HEADER_LEN, ChunkHeader, HEADER_LEN, KIND_METADATA, KIND_RECORDS, MAGIC, VERSION,
+    CHUNK_HEADER_LEN, ChunkHeader, FILL_UNKNOWN, HEADER_LEN, KIND_METADATA, KIND_RECORDS, MAGIC,
+    VERSION,
 };
 use axebpf_core::record::{RECORD_SIZE, Record};
 
@@ -141,11 +142,16 @@ pub struct Chunk {
     pub records: Vec<Record>,
     /// Records the ring dropped since its previous chunk.
     pub dropped: u64,
+    /// How full the ring was when the drain took these records, per mille of its capacity
+    /// (`None` when the writer did not sample it, and in version-1 dumps).
+    pub ring_fill_per_mille: Option<u16>,
 }
 
 /// Reads a dump chunk by chunk.
 pub struct DumpReader<R: Read> {
     input: R,
+    /// The dump's format version (1..=[`VERSION`]).
+    version: u16,
     offset: u64,
     metadata: DumpMetadata,
     stop: Option<Stop>,
@@ -192,6 +198,7 @@ impl<R: Read> DumpReader<R> {
         }
         let mut reader = Self {
             input,
+            version,
             offset: HEADER_LEN as u64,
             metadata: DumpMetadata::default(),
             stop: None,
@@ -211,6 +218,11 @@ impl<R: Read> DumpReader<R> {
                 reason: stop.reason,
             }),
         }
+    }
+
+    /// The dump's format version.
+    pub fn version(&self) -> u16 {
+        self.version
     }
 
     /// The metadata.
@@ -271,6 +283,9 @@ impl<R: Read> DumpReader<R> {
                             ring: header.ring,
                             records,
                             dropped: header.dropped,
+                            ring_fill_per_mille: (self.version >= 2
+                                && header.ring_fill != FILL_UNKNOWN)
+                                .then_some(header.ring_fill),
                         });
                     }
                     KIND_METADATA => {} // a repeated metadata chunk is allowed and skipped

@@ -95,6 +95,34 @@ fn a_dump_reads_back_the_same_records_and_drops() {
             .all(|c| c.records.iter().all(|r| r.vcpu == c.ring))
     );
     assert_eq!(chunks.iter().map(|c| c.records.len()).sum::<usize>(), 16);
+    // The drain samples each ring's fill before it takes records: ring 0 held 6 of 8, then
+    // was full (3 left + 5 of 12); ring 1 held 5 of 8.
+    let fills = |ring: u16| -> Vec<Option<u16>> {
+        chunks
+            .iter()
+            .filter(|c| c.ring == ring)
+            .map(|c| c.ring_fill_per_mille)
+            .collect()
+    };
+    assert_eq!(fills(0)[0], Some(750));
+    assert_eq!(fills(0)[1], Some(1000));
+    assert_eq!(fills(1)[0], Some(625));
+}
+
+#[test]
+fn a_version_1_dump_still_reads_without_fill_levels() {
+    // Recorded by `axtrace record` before the format had the chunks' ring fill.
+    let bytes = include_bytes!("../../fuzz/seeds/report/small.axdump");
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 1);
+    let mut reader = DumpReader::open(&bytes[..]).unwrap();
+    assert_eq!(reader.version(), 1);
+    let mut records = 0;
+    while let Some(chunk) = reader.next_chunk() {
+        assert_eq!(chunk.ring_fill_per_mille, None);
+        records += chunk.records.len();
+    }
+    assert_eq!(reader.stop(), None);
+    assert_eq!(records, 60);
 }
 
 #[test]

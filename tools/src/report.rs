@@ -237,6 +237,9 @@ fn collect(path: &Path, mut options: Options, windows: &[String]) -> Result<Repo
     let mut collector = Collector::new(reader.metadata().clone(), options);
     while let Some(chunk) = reader.next_chunk() {
         collector.add_chunk(chunk.ring, &chunk.records, chunk.dropped);
+        if let Some(fill) = chunk.ring_fill_per_mille {
+            collector.note_ring_fill(chunk.ring, fill);
+        }
     }
     Ok(collector.finish(reader.stop().cloned()))
 }

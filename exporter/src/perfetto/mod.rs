@@ -23,9 +23,10 @@
 //! start; `0` after an empty window) and `records dropped` (drops reported in each window). Rings
 //! are drained one after another, so a window's counts are written once the VM's records have
 //! moved [`COUNTER_LAG_NS`] past its end; an exit arriving later than that (its ring lagged the
-//! others by over a second) is counted in [`Stats::late_exits`] instead. The dump does not carry
-//! ring fill levels (a chunk header has its record count and drops only), so there is no ring-fill
-//! counter.
+//! others by over a second) is counted in [`Stats::late_exits`] instead. A third counter, `ring
+//! fill %`, is the fullest of the VM's rings as the drain found them (each chunk of a version-2
+//! dump carries its ring's fill level when the drain took it), the maximum per window, sampled
+//! only for windows in which the drain took records of the VM (version-1 dumps have none).
 //!
 //! [`Split`] writes several traces: one per VM, or one per time window (a slice goes where it
 //! begins).
@@ -191,6 +192,11 @@ pub fn exit_rate_track_uuid(vm: u16) -> u64 {
     0xE0_0000_0000 | u64::from(vm)
 }
 
+/// The track uuid of VM `vm`'s `ring fill %` counter.
+pub fn ring_fill_track_uuid(vm: u16) -> u64 {
+    0xF0_0000_0000 | u64::from(vm)
+}
+
 /// The track uuid of VM `vm`'s `records dropped` counter.
 pub fn drop_counter_track_uuid(vm: u16) -> u64 {
     0xD0_0000_0000 | u64::from(vm)
@@ -315,11 +321,20 @@ struct Output<W: Write> {
     rings: QuickSet<u16>,
 }
 
+/// One counter window's totals.
+#[derive(Default, Clone, Copy)]
+struct Window {
+    exits: u64,
+    drops: u64,
+    /// The fullest ring fill (per mille) the drain found in the window, if it took any chunk.
+    fill: Option<u16>,
+}
+
 /// A VM's counter windows not yet written.
 #[derive(Default)]
 struct VmCounters {
-    /// Window index → (exits, drops).
-    windows: BTreeMap<u64, (u64, u64)>,
+    /// Window index → its totals.
+    windows: BTreeMap<u64, Window>,
     /// The latest timestamp seen on the VM.
     latest: u64,
     /// The last window written, if any.
@@ -442,7 +457,18 @@ impl<W: Write, F: FnMut(&OutputKey) -> std::io::Result<W>> Writer<'_, W, F> {
                 Some(vm_track),
             )
         };
-        for desc in [root, rate, drops] {
+        let fill = TrackDescriptor {
+            counter: Some(CounterDescriptor {
+                unit: None,
+                unit_name: Some("% full (fullest vCPU ring)".into()),
+            }),
+            ..track(
+                ring_fill_track_uuid(vm),
+                "ring fill %".into(),
+                Some(vm_track),
+            )
+        };
+        for desc in [root, rate, drops, fill] {
             self.packet(key, seq, |_| TracePacket {
                 track_descriptor: Some(desc),
                 ..Default::default()
@@ -509,6 +535,7 @@ impl<W: Write, F: FnMut(&OutputKey) -> std::io::Result<W>> Writer<'_, W, F> {
                     r#type: Some(kind),
                     track_uuid: None, // the sequence's default: the vCPU track
                     counter_value: None,
+                    double_counter_value: None,
                 }),
                 interned_data: (!empty).then_some(interned),
                 ..Default::default()
@@ -607,8 +634,8 @@ impl<W: Write, F: FnMut(&OutputKey) -> std::io::Result<W>> Writer<'_, W, F> {
             return Ok(());
         }
         let entry = counters.windows.entry(window).or_default();
-        entry.0 = entry.0.saturating_add(exits);
-        entry.1 = entry.1.saturating_add(drops);
+        entry.exits = entry.exits.saturating_add(exits);
+        entry.drops = entry.drops.saturating_add(drops);
         if ts > counters.latest {
             counters.latest = ts;
             self.write_counters(vm, false)?;
@@ -616,12 +643,24 @@ impl<W: Write, F: FnMut(&OutputKey) -> std::io::Result<W>> Writer<'_, W, F> {
         Ok(())
     }
 
+    /// Notes that the drain found one of `vm`'s rings `per_mille` full when it took a chunk
+    /// ending at `ts` (ignored if that window is already written).
+    fn note_fill(&mut self, vm: u16, ts: u64, per_mille: u16) {
+        let window = ts / self.options.counter_window_ns;
+        let counters = self.counters.entry(vm).or_default();
+        if counters.written.is_some_and(|w| window <= w) {
+            return;
+        }
+        let entry = counters.windows.entry(window).or_default();
+        entry.fill = Some(entry.fill.map_or(per_mille, |f| f.max(per_mille)));
+    }
+
     /// Writes `vm`'s complete counter windows (all of them when `all`).
     fn write_counters(&mut self, vm: u16, all: bool) -> Result<(), Error> {
         let width = self.options.counter_window_ns;
         loop {
             let counters = self.counters.get_mut(&vm).expect("counted before");
-            let Some((&window, &(exits, drops))) = counters.windows.first_key_value() else {
+            let Some((&window, &totals)) = counters.windows.first_key_value() else {
                 break;
             };
             let end = (window + 1).saturating_mul(width);
@@ -634,34 +673,46 @@ impl<W: Write, F: FnMut(&OutputKey) -> std::io::Result<W>> Writer<'_, W, F> {
             if let Some(previous) = previous
                 && previous + 1 < window
             {
-                self.sample(vm, (previous + 1).saturating_mul(width), 0, 0)?;
+                self.sample(vm, (previous + 1).saturating_mul(width), 0, 0, None)?;
             }
-            self.sample(vm, window * width, exits_rate(exits, width), drops)?;
+            let rate = exits_rate(totals.exits, width);
+            self.sample(vm, window * width, rate, totals.drops, totals.fill)?;
         }
         if all && let Some(last) = self.counters[&vm].written {
             // Close the rate after the last window.
-            self.sample(vm, (last + 1).saturating_mul(width), 0, 0)?;
+            self.sample(vm, (last + 1).saturating_mul(width), 0, 0, None)?;
         }
         Ok(())
     }
 
     /// One sample of `vm`'s counters at `ts`.
-    fn sample(&mut self, vm: u16, ts: u64, rate: i64, drops: u64) -> Result<(), Error> {
+    fn sample(
+        &mut self,
+        vm: u16,
+        ts: u64,
+        rate: i64,
+        drops: u64,
+        fill_per_mille: Option<u16>,
+    ) -> Result<(), Error> {
         let key = self.key(vm, ts);
         self.describe_vm(key, vm)?;
         let seq = COUNTER_SEQUENCE_BASE + u32::from(vm);
         let drops = i64::try_from(drops).unwrap_or(i64::MAX);
+        let fill = fill_per_mille.map(|f| (ring_fill_track_uuid(vm), f64::from(f) / 10.0));
         let values = [
-            (exit_rate_track_uuid(vm), rate),
-            (drop_counter_track_uuid(vm), drops),
-        ];
-        for (track, value) in values {
+            (exit_rate_track_uuid(vm), Some(rate), None),
+            (drop_counter_track_uuid(vm), Some(drops), None),
+        ]
+        .into_iter()
+        .chain(fill.map(|(track, percent)| (track, None, Some(percent))));
+        for (track, counter_value, double_counter_value) in values {
             self.packet(key, seq, |_| TracePacket {
                 timestamp: Some(ts),
                 track_event: Some(TrackEvent {
                     r#type: Some(event_type::COUNTER),
                     track_uuid: Some(track),
-                    counter_value: Some(value),
+                    counter_value,
+                    double_counter_value,
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -764,6 +815,9 @@ pub fn convert_split<R: Read, W: Write>(
             }
         });
         ring.pending_drops = ring.pending_drops.saturating_add(chunk.dropped);
+        if let (Some(fill), Some(last)) = (chunk.ring_fill_per_mille, chunk.records.last()) {
+            writer.note_fill(ring.vm, last.timestamp_ns, fill);
+        }
         writer.stats.dropped_records = writer.stats.dropped_records.saturating_add(chunk.dropped);
         for record in chunk.records.iter().filter(|r| r.event == event::VM_EXIT) {
             writer.record(ring, *record)?;

@@ -97,6 +97,9 @@ pub struct TrackEvent {
     /// A counter's value (oneof `counter_value_field`).
     #[prost(int64, optional, tag = "30")]
     pub counter_value: Option<i64>,
+    /// A counter's value as a double (the same oneof).
+    #[prost(double, optional, tag = "44")]
+    pub double_counter_value: Option<f64>,
 }
 
 /// `perfetto.protos.DebugAnnotation` (track_event/debug_annotation.proto).

@@ -174,6 +174,9 @@ pub struct RingLoss {
     pub records: u64,
     /// Records the ring dropped.
     pub lost: u64,
+    /// The fullest the drain found the ring, per mille of its capacity (`None`: the dump does
+    /// not say, e.g. a version-1 dump).
+    pub peak_fill_per_mille: Option<u16>,
 }
 
 /// An address-keyed cell (per-address groupings).
@@ -307,6 +310,18 @@ impl Collector {
         loss.records += records.len() as u64;
         loss.lost += dropped;
         self.add_records(records);
+    }
+
+    /// Notes that the drain found ring `ring` `per_mille` full when it took a chunk.
+    pub fn note_ring_fill(&mut self, ring: u16, per_mille: u16) {
+        let loss = self.rings.entry(ring).or_insert(RingLoss {
+            ring,
+            ..RingLoss::default()
+        });
+        loss.peak_fill_per_mille = Some(
+            loss.peak_fill_per_mille
+                .map_or(per_mille, |p| p.max(per_mille)),
+        );
     }
 
     /// Adds records (any vCPUs, any order).
@@ -510,6 +525,9 @@ pub fn collect<R: Read>(input: R, options: Options) -> Result<Report, OpenError>
     let mut collector = Collector::new(reader.metadata().clone(), options);
     while let Some(chunk) = reader.next_chunk() {
         collector.add_chunk(chunk.ring, &chunk.records, chunk.dropped);
+        if let Some(fill) = chunk.ring_fill_per_mille {
+            collector.note_ring_fill(chunk.ring, fill);
+        }
     }
     Ok(collector.finish(reader.stop().cloned()))
 }

@@ -202,19 +202,23 @@ pub fn lost_table(report: &Report) -> String {
     let mut out = String::from("\nlost records per vCPU:\n");
     let _ = writeln!(
         out,
-        "{:>6} {:>6} {:>6} {:>12} {:>10}",
-        "vm", "vcpu", "ring", "records", "lost"
+        "{:>6} {:>6} {:>6} {:>12} {:>10} {:>10}",
+        "vm", "vcpu", "ring", "records", "lost", "peak fill"
     );
     let id = |v: Option<u16>| v.map_or_else(|| "?".to_string(), |v| v.to_string());
     for ring in &report.rings {
         let _ = writeln!(
             out,
-            "{:>6} {:>6} {:>6} {:>12} {:>10}",
+            "{:>6} {:>6} {:>6} {:>12} {:>10} {:>10}",
             id(ring.vm),
             id(ring.vcpu),
             ring.ring,
             ring.records,
-            ring.lost
+            ring.lost,
+            ring.peak_fill_per_mille.map_or_else(
+                || "?".to_string(),
+                |f| format!("{:.1}%", f64::from(f) / 10.0)
+            )
         );
     }
     let _ = writeln!(out, "total lost: {}", report.lost());
@@ -289,7 +293,8 @@ pub fn json(report: &Report, by: By, sort: SortColumn, source: &str) -> String {
         "rows": rows.iter().map(|r| row_json(r, &all)).collect::<Vec<_>>(),
         "total": total_json,
         "vcpus": report.rings.iter().map(|r| json!({
-            "ring": r.ring, "vm": r.vm, "vcpu": r.vcpu, "records": r.records, "lost": r.lost
+            "ring": r.ring, "vm": r.vm, "vcpu": r.vcpu, "records": r.records, "lost": r.lost,
+            "peak_fill_per_mille": r.peak_fill_per_mille,
         })).collect::<Vec<_>>(),
     });
     let mut text = serde_json::to_string_pretty(&value).expect("JSON values serialize");

@@ -15,7 +15,7 @@ use axebpf_core::record::Record;
 use axtrace_exporter::dump::DumpReader;
 use axtrace_exporter::perfetto::{
     DEFAULT_COUNTER_WINDOW_NS, Options, OutputKey, Split, Stats, convert, convert_split,
-    drop_counter_track_uuid, exit_rate_track_uuid, vcpu_track_uuid,
+    drop_counter_track_uuid, exit_rate_track_uuid, ring_fill_track_uuid, vcpu_track_uuid,
 };
 use perfetto_protos::trace::Trace;
 use perfetto_protos::track_event::track_event::Type;
@@ -39,6 +39,8 @@ struct Decoded {
     packets: u64,
     /// Counter track → `(timestamp, value)` samples.
     counters: BTreeMap<u64, Vec<(u64, i64)>>,
+    /// Counter track → `(timestamp, value)` samples of the double-valued counters.
+    double_counters: BTreeMap<u64, Vec<(u64, f64)>>,
     /// Counter tracks → their names.
     counter_tracks: HashMap<u64, String>,
     /// Track events that named no track and took their sequence's default.
@@ -138,11 +140,19 @@ fn decode(bytes: &[u8]) -> Decoded {
             }
             Type::TYPE_COUNTER => {
                 assert!(out.counter_tracks.contains_key(&track), "a counter track");
-                let samples = out.counters.entry(track).or_default();
-                if let Some(&(last, _)) = samples.last() {
-                    assert!(ts > last, "one sample per timestamp, in order");
+                if event.has_double_counter_value() {
+                    let samples = out.double_counters.entry(track).or_default();
+                    if let Some(&(last, _)) = samples.last() {
+                        assert!(ts > last, "one sample per timestamp, in order");
+                    }
+                    samples.push((ts, event.double_counter_value()));
+                } else {
+                    let samples = out.counters.entry(track).or_default();
+                    if let Some(&(last, _)) = samples.last() {
+                        assert!(ts > last, "one sample per timestamp, in order");
+                    }
+                    samples.push((ts, event.counter_value()));
                 }
-                samples.push((ts, event.counter_value()));
             }
             Type::TYPE_INSTANT => {
                 assert_eq!(name(), "records dropped");
@@ -419,7 +429,52 @@ fn counters_add_up_to_the_exits_and_drops_of_each_vm() {
         assert_eq!(dropped.iter().map(|&(_, d)| d as u64).sum::<u64>(), drops);
         assert_eq!(decoded.counter_tracks[&exit_rate_track_uuid(vm)], "exits/s");
     }
+    assert!(
+        decoded.double_counters.is_empty(),
+        "written without fill samples: no ring-fill samples"
+    );
     let samples: usize = decoded.counters.values().map(Vec::len).sum();
+    assert_eq!(samples as u64, stats.counter_samples);
+}
+
+#[test]
+fn ring_fill_is_the_fullest_ring_per_window_as_the_drain_found_it() {
+    const MS: u64 = 1_000_000;
+    let at = |ts: u64, vcpu: u16| exit(ts, vcpu, ExitReason::IoRead, 100, 0);
+    let mut writer = DumpWriter::new(Vec::new(), &metadata()).unwrap();
+    // Window 0 ([0, 10 ms)): ring 0 found 25 % full, ring 1 60 %; window 1: ring 0 full;
+    // window 2: ring 0 10 %, and a chunk of ring 1 without a sample.
+    writer
+        .write_records_sampled(0, &[at(MS, 0), at(2 * MS, 0)], 0, 250)
+        .unwrap();
+    writer
+        .write_records_sampled(1, &[at(3 * MS, 1)], 0, 600)
+        .unwrap();
+    writer
+        .write_records_sampled(0, &[at(12 * MS, 0)], 0, 1000)
+        .unwrap();
+    writer
+        .write_records_sampled(0, &[at(25 * MS, 0)], 0, 100)
+        .unwrap();
+    writer.write_records(1, &[at(26 * MS, 1)], 0).unwrap();
+    let bytes = writer.into_sink();
+    let reader = DumpReader::open(bytes.as_slice()).unwrap();
+    assert_eq!(reader.version(), 2);
+    let (stats, decoded) = run(&bytes, false);
+    assert_eq!(
+        decoded.counter_tracks[&ring_fill_track_uuid(1)],
+        "ring fill %"
+    );
+    assert_eq!(
+        decoded.double_counters[&ring_fill_track_uuid(1)],
+        vec![(0, 60.0), (10 * MS, 100.0), (20 * MS, 10.0)]
+    );
+    let samples: usize = decoded.counters.values().map(Vec::len).sum::<usize>()
+        + decoded
+            .double_counters
+            .values()
+            .map(Vec::len)
+            .sum::<usize>();
     assert_eq!(samples as u64, stats.counter_samples);
 }
 
