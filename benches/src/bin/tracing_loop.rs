@@ -6,6 +6,11 @@
 //! `benches/lttng/driver.c`: one traced exit per iteration, fields from the loop counter, timed
 //! around the loop only.
 //!
+//! With the second argument `exit_record` it attaches `benches/bpf/exit_record.bpf.o` instead
+//! and fires only `vcpu_run_exit`: one tracepoint whose handler writes a record of the VM, vCPU,
+//! exit reason and timestamp — the same work as the LTTng event, field for field.
+//!
+//! Usage: `tracing_loop [EVENTS] [exit_latency|exit_record]`.
 //! Output: one line, `events=N elapsed_ns=T ns_per_event=X drained=D dropped=P`.
 
 use std::sync::Arc;
@@ -25,6 +30,7 @@ use axebpf_core::{trace_vmm_vcpu_run_enter, trace_vmm_vcpu_run_exit};
 use axtrace_benches::pin_to_cpu;
 
 const EXIT_LATENCY: &[u8] = include_bytes!("../../../axebpf-core/bpf/exit_latency.bpf.o");
+const EXIT_RECORD: &[u8] = include_bytes!("../../bpf/exit_record.bpf.o");
 /// The vCPU's ring: 2 MiB of records, as LTTng's default per-CPU buffers hold about as much.
 const RING_CAPACITY: usize = 1 << 16;
 const DRAIN_BATCH: usize = 4096;
@@ -51,9 +57,21 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let record_only = match std::env::args().nth(2).as_deref() {
+        None | Some("exit_latency") => false,
+        Some("exit_record") => true,
+        Some(other) => {
+            eprintln!("tracing_loop: unknown handler `{other}` (exit_latency or exit_record)");
+            std::process::exit(2);
+        }
+    };
     HostPlatform::install();
-    let object =
-        Arc::new(LoadedObject::load(EXIT_LATENCY, ExecMode::Jit).expect("exit_latency loads"));
+    let image = if record_only {
+        EXIT_RECORD
+    } else {
+        EXIT_LATENCY
+    };
+    let object = Arc::new(LoadedObject::load(image, ExecMode::Jit).expect("the handler loads"));
     for (index, program) in object.programs().iter().enumerate() {
         let name = program.section.trim_start_matches("tracepoint/vmm/");
         let tp = tracepoint::find(name).expect("the handler's tracepoints exist");
@@ -91,9 +109,15 @@ fn main() {
         HostPlatform::set_current_vcpu(1, 0);
         HostPlatform::attach_ring(producers.remove(0));
         let start = Instant::now();
-        for i in 0..events {
-            trace_vmm_vcpu_run_exit!(1u16, 0u16, ExitReason::from_code((i % 7 + 1) as u32));
-            trace_vmm_vcpu_run_enter!(1u16, 0u16);
+        if record_only {
+            for i in 0..events {
+                trace_vmm_vcpu_run_exit!(1u16, 0u16, ExitReason::from_code((i % 7 + 1) as u32));
+            }
+        } else {
+            for i in 0..events {
+                trace_vmm_vcpu_run_exit!(1u16, 0u16, ExitReason::from_code((i % 7 + 1) as u32));
+                trace_vmm_vcpu_run_enter!(1u16, 0u16);
+            }
         }
         let elapsed = start.elapsed();
         done.store(true, Ordering::Release);
