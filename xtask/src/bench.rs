@@ -142,6 +142,11 @@ const BASELINES: &[Pair] = &[
         "kvm_handling [*]/untraced",
         0.30,
     ),
+    // Host tools: per record, against reading the same records without the work.
+    pair("report/into_histograms", "report/sum_floor", 0.30),
+    pair("report/dump_to_report", "report/sum_floor", 0.30),
+    pair("convert/perfetto", "convert/read_dump_baseline", 0.30),
+    pair("convert/ctf", "convert/read_dump_baseline", 0.30),
 ];
 
 /// Ratios a benchmark measures itself from back-to-back run pairs (criterion measures a case
