@@ -147,6 +147,19 @@ pub struct Chunk {
     pub ring_fill_per_mille: Option<u16>,
 }
 
+impl Chunk {
+    /// The `(vm, vcpu)` this chunk's ring belongs to: from the metadata's vCPU table, else from
+    /// its first record, else `(u16::MAX, ring)`.
+    pub fn vcpu(&self, meta: &DumpMetadata) -> (u16, u16) {
+        meta.vcpus
+            .iter()
+            .find(|(ring, _, _)| *ring == self.ring)
+            .map(|&(_, vm, vcpu)| (vm, vcpu))
+            .or_else(|| self.records.first().map(|r| (r.vm, r.vcpu)))
+            .unwrap_or((u16::MAX, self.ring))
+    }
+}
+
 /// Reads a dump chunk by chunk.
 pub struct DumpReader<R: Read> {
     input: R,

@@ -189,17 +189,28 @@ fn setup_clang() -> Result<()> {
 /// Installs Debian's `package` with apt-get if `program --version` does not run; silent when it
 /// does.
 fn apt_install_if_missing(program: &str, package: &str) -> Result<()> {
-    let runs = |program: &str| {
-        Command::new(program)
-            .arg("--version")
-            .output()
-            .is_ok_and(|out| out.status.success())
-    };
     if runs(program) {
         return Ok(());
     }
+    apt_install(&[package]).with_context(|| format!("{program} is missing"))
+}
+
+/// Whether `program --version` runs.
+fn runs(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success())
+}
+
+/// `apt-get install` of `packages` (as root, or with `sudo -n`); `apt-get update` only if the
+/// first attempt fails.
+pub fn apt_install(packages: &[&str]) -> Result<()> {
     if !runs("apt-get") {
-        bail!("{program} is missing and this machine has no apt-get: install {package}");
+        bail!(
+            "needs the Debian packages {} and this machine has no apt-get: install them",
+            packages.join(" ")
+        );
     }
     let root = Command::new("id")
         .arg("-u")
@@ -219,10 +230,11 @@ fn apt_install_if_missing(program: &str, package: &str) -> Result<()> {
             .stdout(std::process::Stdio::null());
         command
     };
-    let what = format!("setup: apt-get install {package}");
-    if run(&what, &mut apt(&["install", "-y", "-q", package])).is_err() {
+    let step = format!("setup: apt-get install {}", packages.join(" "));
+    let install = [&["install", "-y", "-q"][..], packages].concat();
+    if run(&step, &mut apt(&install)).is_err() {
         run("setup: apt-get update", &mut apt(&["update", "-q"]))?;
-        run(&what, &mut apt(&["install", "-y", "-q", package]))?;
+        run(&step, &mut apt(&install))?;
     }
     Ok(())
 }

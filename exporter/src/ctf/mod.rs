@@ -253,13 +253,7 @@ pub fn convert_to<R: Read, W: Write>(
         let stream = match streams.entry(chunk.ring) {
             std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::btree_map::Entry::Vacant(entry) => {
-                let (vm, vcpu) = meta
-                    .vcpus
-                    .iter()
-                    .find(|(ring, _, _)| *ring == chunk.ring)
-                    .map(|&(_, vm, vcpu)| (vm, vcpu))
-                    .or_else(|| chunk.records.first().map(|r| (r.vm, r.vcpu)))
-                    .unwrap_or((u16::MAX, chunk.ring));
+                let (vm, vcpu) = chunk.vcpu(&meta);
                 // Two rings claiming one vCPU get distinct files.
                 let mut name = stream_name(vm, vcpu);
                 if stats.streams.contains(&name) {

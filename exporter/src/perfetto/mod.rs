@@ -797,13 +797,7 @@ pub fn convert_split<R: Read, W: Write>(
     let mut rings: BTreeMap<u16, Ring> = BTreeMap::new();
     while let Some(chunk) = reader.next_chunk() {
         let ring = rings.entry(chunk.ring).or_insert_with(|| {
-            let (vm, vcpu) = meta
-                .vcpus
-                .iter()
-                .find(|(ring, _, _)| *ring == chunk.ring)
-                .map(|&(_, vm, vcpu)| (vm, vcpu))
-                .or_else(|| chunk.records.first().map(|r| (r.vm, r.vcpu)))
-                .unwrap_or((u16::MAX, chunk.ring));
+            let (vm, vcpu) = chunk.vcpu(&meta);
             Ring {
                 ring: chunk.ring,
                 vm,

@@ -137,7 +137,7 @@ impl fmt::Display for PeerResult {
 
 /// Runs the comparison; an error says why it could not (the caller skips it).
 pub fn compare(root: &Path, target_dir: &Path) -> Result<PeerResult> {
-    apt_install_if_missing(PACKAGES)?;
+    install_missing_packages(PACKAGES)?;
     let work = target_dir.join("bench").join("lttng");
     let home = work.join("home");
     std::fs::create_dir_all(&home).with_context(|| format!("creating {}", home.display()))?;
@@ -183,9 +183,8 @@ pub fn compare(root: &Path, target_dir: &Path) -> Result<PeerResult> {
     Ok(result)
 }
 
-/// Installs those of `packages` that dpkg does not list as installed (apt-get, as root or with
-/// `sudo -n`); `apt-get update` only if the first attempt fails.
-pub fn apt_install_if_missing(packages: &[&str]) -> Result<()> {
+/// Installs those of `packages` that dpkg does not list as installed.
+fn install_missing_packages(packages: &[&str]) -> Result<()> {
     let installed = |package: &str| {
         Command::new("dpkg-query")
             .args(["-W", "-f=${Status}", package])
@@ -196,41 +195,7 @@ pub fn apt_install_if_missing(packages: &[&str]) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    let runs = Command::new("apt-get")
-        .arg("--version")
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !runs {
-        bail!(
-            "needs the packages {} and this machine has no apt-get; install them",
-            missing.join(" ")
-        );
-    }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| out.stdout.starts_with(b"0"));
-    let apt = |args: &[&str]| {
-        let mut command = if root {
-            Command::new("apt-get")
-        } else {
-            let mut sudo = Command::new("sudo");
-            sudo.args(["-n", "apt-get"]);
-            sudo
-        };
-        command
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(std::process::Stdio::null());
-        command
-    };
-    let step = format!("apt-get install {}", missing.join(" "));
-    let install = [&["install", "-y", "-q"][..], &missing].concat();
-    if crate::run(&step, &mut apt(&install)).is_err() {
-        crate::run("apt-get update", &mut apt(&["update", "-q"]))?;
-        crate::run(&step, &mut apt(&install))?;
-    }
-    Ok(())
+    crate::apt_install(&missing)
 }
 
 /// `cc` builds the provider and the driver into `work/driver`.
