@@ -311,22 +311,25 @@ impl Tracepoint {
 
     /// Runs the filter and the attached programs on `ctx` (the tracepoint's context bytes).
     pub fn fire(&self, ctx: &mut [u8]) {
-        self.fire_with(|run| run(ctx));
+        self.fire_with(|_, run| run(ctx));
     }
 
-    /// Counts the firing and, only if a program is attached, builds the context (`build` hands
-    /// its bytes to the closure it is given) and runs the filter and the programs: a tracepoint
-    /// with nothing attached does not read the clock. Used by the `trace_vmm_*!` macros.
+    /// Counts the firing and, only if a program is attached, builds the context (`build` gets
+    /// the current CPU and hands the context's bytes to the closure it is given) and runs the
+    /// filter and the programs: a tracepoint with nothing attached does not read the clock.
+    /// Used by the `trace_vmm_*!` macros.
     #[inline(always)]
-    pub fn fire_with(&self, build: impl FnOnce(&mut dyn FnMut(&mut [u8]))) {
-        let slot = platform::installed().map_or(0, |p| p.current_cpu() as usize) % SLOTS;
+    pub fn fire_with(&self, build: impl FnOnce(u32, &mut dyn FnMut(&mut [u8]))) {
+        // One CPU lookup per firing: the slot and the context's `pcpu_id` both come from it.
+        let cpu = platform::installed().map_or(0, |p| p.current_cpu());
+        let slot = cpu as usize % SLOTS;
         let counters = &self.counters[slot];
         counters.hits.fetch_add(1, Ordering::Relaxed);
         self.attachments.read(slot, |attached| {
             if attached.programs.is_empty() {
                 return;
             }
-            build(&mut |ctx: &mut [u8]| {
+            build(cpu, &mut |ctx: &mut [u8]| {
                 if let Some(filter) = &attached.filter
                     && !filter.matches(ctx)
                 {
@@ -537,20 +540,20 @@ pub mod fire {
 
     /// The header for the vCPU the platform says runs here.
     #[inline(always)]
-    fn current_header() -> ContextHeader {
+    fn current_header(cpu: u32) -> ContextHeader {
         let (vm, vcpu) =
             platform::installed().map_or((0, 0), |p| (p.current_vm(), p.current_vcpu()));
-        header(vm, vcpu)
+        header(vm, vcpu, cpu)
     }
 
     #[inline(always)]
-    fn header(vm: u16, vcpu: u16) -> ContextHeader {
+    fn header(vm: u16, vcpu: u16, cpu: u32) -> ContextHeader {
         let platform = platform::installed();
         ContextHeader {
             timestamp_ns: platform.map_or(0, |p| p.monotonic_ns()),
             vm_id: vm,
             vcpu_id: vcpu,
-            pcpu_id: platform.map_or(0, |p| p.current_cpu() as u16),
+            pcpu_id: cpu as u16,
             reserved: 0,
         }
     }
@@ -559,9 +562,9 @@ pub mod fire {
     #[cold]
     #[inline(never)]
     pub fn vcpu_run_enter(vm: u16, vcpu: u16) {
-        VCPU_RUN_ENTER.fire_with(|run| {
+        VCPU_RUN_ENTER.fire_with(|cpu, run| {
             let mut ctx = VcpuRunEnter {
-                header: header(vm, vcpu),
+                header: header(vm, vcpu, cpu),
             };
             run(bytemuck::bytes_of_mut(&mut ctx));
         });
@@ -571,9 +574,9 @@ pub mod fire {
     #[cold]
     #[inline(never)]
     pub fn vcpu_run_exit(vm: u16, vcpu: u16, detail: ExitDetail) {
-        VCPU_RUN_EXIT.fire_with(|run| {
+        VCPU_RUN_EXIT.fire_with(|cpu, run| {
             let mut ctx = VcpuRunExit {
-                header: header(vm, vcpu),
+                header: header(vm, vcpu, cpu),
                 exit_reason: detail.reason.code(),
                 width: detail.width,
                 addr: detail.addr,
@@ -588,9 +591,9 @@ pub mod fire {
     #[cold]
     #[inline(never)]
     pub fn hypercall(nr: u64, args: [u64; 4]) {
-        HYPERCALL.fire_with(|run| {
+        HYPERCALL.fire_with(|cpu, run| {
             let mut ctx = Hypercall {
-                header: current_header(),
+                header: current_header(cpu),
                 nr,
                 args,
             };
@@ -603,9 +606,9 @@ pub mod fire {
     #[inline(never)]
     pub fn mmio(write: bool, gpa: u64, width: u32, value: u64) {
         if write {
-            MMIO_WRITE.fire_with(|run| {
+            MMIO_WRITE.fire_with(|cpu, run| {
                 let mut ctx = MmioWrite {
-                    header: current_header(),
+                    header: current_header(cpu),
                     gpa,
                     value,
                     width,
@@ -614,9 +617,9 @@ pub mod fire {
                 run(bytemuck::bytes_of_mut(&mut ctx));
             });
         } else {
-            MMIO_READ.fire_with(|run| {
+            MMIO_READ.fire_with(|cpu, run| {
                 let mut ctx = MmioRead {
-                    header: current_header(),
+                    header: current_header(cpu),
                     gpa,
                     value,
                     width,
@@ -631,9 +634,9 @@ pub mod fire {
     #[cold]
     #[inline(never)]
     pub fn ept_violation(gpa: u64, access: u32) {
-        EPT_VIOLATION.fire_with(|run| {
+        EPT_VIOLATION.fire_with(|cpu, run| {
             let mut ctx = EptViolation {
-                header: current_header(),
+                header: current_header(cpu),
                 gpa,
                 access,
                 reserved: 0,
@@ -646,9 +649,9 @@ pub mod fire {
     #[cold]
     #[inline(never)]
     pub fn irq_inject(vector: u32) {
-        IRQ_INJECT.fire_with(|run| {
+        IRQ_INJECT.fire_with(|cpu, run| {
             let mut ctx = IrqInject {
-                header: current_header(),
+                header: current_header(cpu),
                 vector,
                 reserved: 0,
             };
@@ -660,9 +663,9 @@ pub mod fire {
     #[cold]
     #[inline(never)]
     pub fn vcpu_sched(sched_in: bool, target_pcpu: u32) {
-        VCPU_SCHED.fire_with(|run| {
+        VCPU_SCHED.fire_with(|cpu, run| {
             let mut ctx = VcpuSched {
-                header: current_header(),
+                header: current_header(cpu),
                 sched_in: u32::from(sched_in),
                 target_pcpu,
             };
