@@ -1,0 +1,8 @@
+; expect: reject ptr_compare
+; linux: accept -- Linux lets privileged (root) loaders compare pointers with numbers
+; Comparing the frame pointer with a number reveals the address bit by bit.
+        mov64 r0, 0
+        jgt r10, 4096, out
+        mov64 r0, 1
+out:
+        exit
