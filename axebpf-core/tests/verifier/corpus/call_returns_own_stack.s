@@ -1,5 +1,5 @@
 ; expect: reject call_frame
-; linux: reject -- (Linux refuses the caller's dereference of the returned scalar... or the return itself)
+; linux: same
 ; A callee returns a pointer into its own, finished frame.
         call callee
         ldxdw r0, [r0+0]

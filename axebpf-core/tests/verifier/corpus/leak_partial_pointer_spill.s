@@ -1,5 +1,5 @@
 ; expect: reject ptr_leak
-; linux: accept -- Linux lets privileged (root) loaders store parts of pointers on the stack
+; linux: same
 ; Half a pointer stored and read back as a number.
         stxw [r10-8], r10
         ldxw r0, [r10-8]

@@ -1,5 +1,5 @@
 ; expect: reject ptr_leak
-; linux: accept -- Linux lets privileged (root) loaders read parts of spilled pointers
+; linux: same
 ; A whole spill, then half of it read back as a number.
         stxdw [r10-8], r1
         ldxw r0, [r10-8]

@@ -1,5 +1,5 @@
 ; expect: reject ptr_compare
-; linux: reject -- (null check on the low half only; Linux refuses the dereference instead)
+; linux: same
 ; map counts hash key=4 value=8 entries=16
 ; A 32-bit NULL check tests only the low half of the pointer.
         stw [r10-4], 0
