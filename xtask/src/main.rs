@@ -135,6 +135,7 @@ const FUZZ_TARGETS: &[(&str, &[&str])] = &[
     ),
     ("filter", &[]),
     ("shell", &[]),
+    ("verifier", &[]),
 ];
 
 /// A short libFuzzer run of every target, the ELF loader's seeded with the committed objects.
