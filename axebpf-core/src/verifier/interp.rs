@@ -1067,6 +1067,7 @@ fn check_stack_readable(stack: &Stack, lo: i64, hi: i64) -> Outcome<()> {
 /// Writes `size` bytes of `value` at stack byte `start` (a fixed, aligned offset).
 fn write_stack(stack: &mut Stack, start: usize, size: usize, value: Reg) {
     let slot = start / 8;
+    stack.mark(slot);
     if size == 8 {
         stack.bytes[start..start + 8].fill(Byte::Spill);
         stack.spills[slot] = value;

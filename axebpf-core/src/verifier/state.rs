@@ -140,6 +140,9 @@ pub struct Stack {
     pub bytes: Box<[Byte; STACK_SIZE]>,
     /// The register spilled in each aligned 8-byte slot whose bytes are [`Byte::Spill`].
     pub spills: Box<[Reg; SLOTS]>,
+    /// Bit `k`: slot `k` may hold something other than uninitialised bytes (so comparisons
+    /// and joins skip the untouched rest of the frame).
+    pub used: u64,
 }
 
 impl Stack {
@@ -147,7 +150,17 @@ impl Stack {
         Self {
             bytes: Box::new([Byte::Uninit; STACK_SIZE]),
             spills: Box::new([Reg::Uninit; SLOTS]),
+            used: 0,
         }
+    }
+
+    /// Notes that slot `slot` was written.
+    pub fn mark(&mut self, slot: usize) {
+        self.used |= 1 << slot;
+    }
+
+    fn slots(used: u64) -> impl Iterator<Item = usize> {
+        (0..SLOTS).filter(move |slot| used & (1 << slot) != 0)
     }
 
     /// Index of the byte at `off` (negative, from R10).
@@ -162,7 +175,9 @@ impl Stack {
 
     fn union(&self, other: &Self) -> Self {
         let mut out = Self::new();
-        for slot in 0..SLOTS {
+        // A slot untouched on either side is uninitialised in the join.
+        out.used = self.used & other.used;
+        for slot in Self::slots(out.used) {
             let range = slot * 8..slot * 8 + 8;
             let a = &self.bytes[range.clone()];
             let b = &other.bytes[range.clone()];
@@ -190,7 +205,8 @@ impl Stack {
     }
 
     fn covers(&self, other: &Self) -> bool {
-        (0..SLOTS).all(|slot| {
+        // Slots `self` never touched are uninitialised there, which covers anything.
+        Self::slots(self.used).all(|slot| {
             (slot * 8..slot * 8 + 8).all(|i| match (self.bytes[i], other.bytes[i]) {
                 (Byte::Uninit, _) => true,
                 (Byte::Misc, Byte::Misc) => true,
