@@ -249,3 +249,131 @@ fn skipping_the_verifier_is_explicit() {
     let object = LoadedObject::load_with_options(EXIT_COUNT, &options).unwrap();
     assert!(object.programs().iter().all(|p| p.verification.is_none()));
 }
+
+/// A context of `size` bytes with recognisable contents.
+fn context_bytes(size: usize) -> Vec<u8> {
+    (0..size)
+        .map(|i| (i as u8).wrapping_mul(29).wrapping_add(3))
+        .collect()
+}
+
+#[test]
+fn accepted_corpus_programs_run_alike_in_interpreter_and_jit() {
+    use axebpf_core::maps::Map;
+    use axebpf_core::registry;
+    use axebpf_core::runtime::{Program, RuntimeError};
+    HostPlatform::install();
+    let nondeterministic = [
+        axebpf_core::helpers::KTIME_GET_NS,
+        axebpf_core::helpers::TRACE_PRINTK,
+    ];
+    let mut ran = 0;
+    for case in corpus::load_all() {
+        if case.verdict != Verdict::Accept {
+            continue;
+        }
+        let mut results = Vec::new();
+        for mode in [ExecMode::Interpreter, ExecMode::Jit] {
+            // Fresh maps per run, so both modes start from the same contents.
+            let maps: Vec<Box<Map>> = case
+                .maps
+                .iter()
+                .map(|m| Box::new(Map::new(m.spec, 2).unwrap()))
+                .collect();
+            let handles: Vec<_> = maps
+                .iter()
+                .map(|m| registry::register(m).unwrap())
+                .collect();
+            let code = case.assemble(&|i| u64::from(handles[i].raw())).unwrap();
+            let memory: Vec<_> = maps
+                .iter()
+                .flat_map(|m| m.storage_ranges())
+                .map(|r| r.start as u64..r.end as u64)
+                .collect();
+            let result =
+                Program::load_with_memory(&code, mode, &ALL_HELPERS, &memory).and_then(|program| {
+                    let mut ctx = context_bytes(case.context_size);
+                    let r0 = program.run(&mut ctx)?;
+                    assert_eq!(
+                        ctx,
+                        context_bytes(case.context_size),
+                        "{}: ctx changed",
+                        case.name
+                    );
+                    Ok(r0)
+                });
+            for handle in handles {
+                registry::unregister(handle);
+            }
+            results.push(result);
+        }
+        let interpreted = results[0]
+            .clone()
+            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        match &results[1] {
+            Ok(jit) => {
+                let calls_nondeterministic = case.assemble(&handle).unwrap().chunks(8).any(|i| {
+                    i[0] == 0x85
+                        && nondeterministic.contains(&u32::from_le_bytes([i[4], i[5], i[6], i[7]]))
+                });
+                if !calls_nondeterministic {
+                    assert_eq!(
+                        *jit, interpreted,
+                        "{}: JIT and interpreter disagree",
+                        case.name
+                    );
+                }
+            }
+            Err(RuntimeError::LocalCallsNeedInterpreter { .. }) => {}
+            Err(e) => panic!("{}: JIT: {e}", case.name),
+        }
+        ran += 1;
+    }
+    assert!(ran >= 30, "only {ran} accepted programs ran");
+}
+
+#[test]
+fn trace_load_verbose_prints_the_log_and_skipping_warns() {
+    use axebpf_core::shell::{Files, Shell};
+    struct Objects;
+    impl Files for Objects {
+        fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+            match path {
+                "exit_count.o" => Ok(EXIT_COUNT.to_vec()),
+                _ => Err(String::from("no such file")),
+            }
+        }
+    }
+    HostPlatform::install();
+    let mut shell = Shell::new(Objects);
+    let mut out = String::new();
+    shell
+        .execute("trace load vcount exit_count.o -v --mode interp", &mut out)
+        .unwrap();
+    assert!(out.contains("verifier log of `count_exit`"), "{out}");
+    assert!(out.contains("call map_lookup_elem"), "{out}");
+    assert!(out.contains("verified: 26 insns"), "{out}");
+    shell.execute("trace unload vcount", &mut out).unwrap();
+
+    // Verification failures change nothing and, with -v, show the log up to the refusal.
+    let mut out = String::new();
+    let error = shell
+        .execute(
+            "trace load vcount exit_count.o -v --attach vmm:vcpu_run_enter --mode interp",
+            &mut out,
+        )
+        .unwrap_err();
+    assert!(error.0.contains("ctx_oob"), "{error}");
+    assert!(out.contains("verifier log of `count_exit`"), "{out}");
+
+    let mut out = String::new();
+    shell
+        .execute(
+            "trace load vcount exit_count.o --attach vmm:vcpu_run_enter --unsafe-skip-verifier \
+             --mode interp",
+            &mut out,
+        )
+        .unwrap();
+    assert!(out.contains("WITHOUT the verifier"), "{out}");
+    shell.execute("trace unload vcount", &mut out).unwrap();
+}
