@@ -913,7 +913,10 @@ impl Interp<'_> {
                     let mut out = s.clone();
                     let zero = Reg::Scalar(Scalar::constant(0));
                     out.frame().regs[usize::from(ptr_reg)] = zero;
-                    out.update_linked(p.id, |_| zero);
+                    out.update_linked(p.id, |r| match r {
+                        Reg::Ptr(_) => zero,
+                        other => *other,
+                    });
                     Some(out)
                 } else {
                     None
