@@ -377,3 +377,34 @@ fn trace_load_verbose_prints_the_log_and_skipping_warns() {
     assert!(out.contains("WITHOUT the verifier"), "{out}");
     shell.execute("trace unload vcount", &mut out).unwrap();
 }
+
+#[test]
+fn clang_compiled_patterns_verify_and_run() {
+    const CLANG_PATTERNS: &[u8] = include_bytes!("verifier/objects/clang_patterns.bpf.o");
+    HostPlatform::install();
+    for mode in [ExecMode::Interpreter, ExecMode::Jit] {
+        let object = LoadedObject::load(CLANG_PATTERNS, mode).unwrap();
+        assert_eq!(object.programs().len(), 3);
+        for program in object.programs() {
+            let tp = program.section.strip_prefix("tracepoint/vmm/").unwrap();
+            let size = axebpf_core::tracepoint::find(tp).unwrap().context_size;
+            let mut ctx = context_bytes(size);
+            let r0 = program.program.run(&mut ctx).unwrap();
+            assert!(r0 <= 1, "{}: {r0}", program.name);
+        }
+        // h1 clamps the width into the 16 buckets: the bucket it bumped is the clamped one.
+        let hists = object.map("hists").unwrap();
+        let key = (context_bytes(48)[16] as u32 & 3).to_ne_bytes();
+        let per_cpu = hists.read_per_cpu(&key).unwrap();
+        let bumped: u64 = per_cpu
+            .iter()
+            .map(|v| u64::from_ne_bytes(v[15 * 8..16 * 8].try_into().unwrap()))
+            .sum();
+        assert_eq!(
+            bumped,
+            1,
+            "width {} clamps to bucket 15",
+            context_bytes(48)[20]
+        );
+    }
+}
