@@ -3,7 +3,8 @@
 //! the same R0, each against fresh maps, without touching the (read-only) context.
 //!
 //! `lddw rX, map` (src = 1) picks map `imm % 4` of a hash, an array, a per-CPU array and a perf
-//! event array, so mutated programs reach real maps. Helpers whose results depend on time or
+//! event array, so mutated programs reach real maps. Inputs whose first byte is odd are shaped
+//! first (valid opcodes, forward jumps, known helpers), so long accepted programs are reached. Helpers whose results depend on time or
 //! rate limits (`ktime_get_ns`, `trace_printk`) are not offered: the two runs must agree.
 #![no_main]
 
@@ -148,9 +149,67 @@ fn run(code: &[u8], mode: ExecMode) -> Option<Result<u64, RuntimeError>> {
     Some(result)
 }
 
+/// Opcodes the runtime supports, for the shaped half of the inputs.
+const OPCODES: &[u8] = &[
+    0x07, 0x0f, 0x17, 0x1f, 0x27, 0x2f, 0x37, 0x3f, 0x47, 0x4f, 0x57, 0x5f, 0x67, 0x6f, 0x77, 0x7f,
+    0x87, 0x97, 0x9f, 0xa7, 0xaf, 0xb7, 0xbf, 0xc7, 0xcf, // ALU64
+    0x04, 0x0c, 0x14, 0x1c, 0x24, 0x2c, 0x34, 0x3c, 0x44, 0x4c, 0x54, 0x5c, 0x64, 0x6c, 0x74, 0x7c,
+    0x84, 0x94, 0x9c, 0xa4, 0xac, 0xb4, 0xbc, 0xc4, 0xcc, 0xd4, 0xdc, // ALU32, endian
+    0x61, 0x69, 0x71, 0x79, 0x62, 0x6a, 0x72, 0x7a, 0x63, 0x6b, 0x73, 0x7b, // memory
+    0x05, 0x15, 0x1d, 0x25, 0x2d, 0x35, 0x3d, 0x45, 0x4d, 0x55, 0x5d, 0x65, 0x6d, 0x75, 0x7d, 0xa5,
+    0xad, 0xb5, 0xbd, 0xc5, 0xcd, 0xd5, 0xdd, 0x16, 0x1e, 0x26, 0x2e, 0xa6, 0xae, // jumps
+    0x85, 0x95, 0x18, // call, exit, lddw
+];
+
+/// Turns arbitrary bytes into a program more likely to verify: valid opcodes, registers R0–R10,
+/// forward in-range jumps, helper ids that exist, small stack and map offsets, an exit at the
+/// end — so the fuzzer reaches long accepted programs, not only short ones.
+fn shape(data: &[u8]) -> Vec<u8> {
+    let count = data.len() / 8;
+    let mut out = Vec::with_capacity(count * 8 + 8);
+    for (i, chunk) in data.chunks_exact(8).enumerate() {
+        let mut insn = Insn::from_bytes(chunk.try_into().unwrap());
+        insn.opcode = OPCODES[usize::from(chunk[0]) % OPCODES.len()];
+        insn.dst %= 11;
+        insn.src %= 11;
+        let remaining = (count - i) as i16;
+        match insn.opcode {
+            0x85 => {
+                insn.src = 0;
+                insn.imm = HELPERS[insn.imm as u32 as usize % HELPERS.len()].id as i32;
+            }
+            0x95 => insn = Insn::new(0x95, 0, 0, 0, 0),
+            0x18 => {
+                insn.src &= 1;
+                insn.off = 0;
+            }
+            op if op & 0x07 == 0x05 || op & 0x07 == 0x06 => {
+                insn.off = insn.off.rem_euclid(remaining.max(1));
+            }
+            op if matches!(op & 0x07, 0x01..=0x03) => insn.off = -(insn.off.rem_euclid(72)),
+            _ => {}
+        }
+        out.extend_from_slice(&insn.to_bytes());
+        if insn.opcode == 0x18 {
+            // The second slot: only `imm` may be set.
+            out.extend_from_slice(&Insn::new(0, 0, 0, 0, insn.imm).to_bytes());
+        }
+    }
+    out.extend_from_slice(&Insn::new(0x95, 0, 0, 0, 0).to_bytes());
+    out
+}
+
 fuzz_target!(|data: &[u8]| {
     HostPlatform::install();
-    let code = &data[..data.len() / 8 * 8];
+    // Odd first byte: shape the rest; otherwise the raw bytes are the program.
+    let shaped;
+    let code = match data.split_first() {
+        Some((first, rest)) if first & 1 == 1 => {
+            shaped = shape(rest);
+            &shaped[..]
+        }
+        _ => &data[..data.len() / 8 * 8],
+    };
     let Some(interpreted) = run(code, ExecMode::Interpreter) else {
         return;
     };

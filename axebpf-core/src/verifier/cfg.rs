@@ -200,6 +200,32 @@ pub fn check(insns: &[Insn], target: &Target<'_>) -> Result<Graph, VerifyError> 
         if let Some(reason) = invalid(&insns[i]) {
             return Err(err(i, Rule::BadInsn, String::from(reason)));
         }
+        // Checked on every instruction, reachable by value or not: rbpf refuses them statically.
+        let insn = insns[i];
+        if insn.dst == 10 {
+            match insn.class() {
+                class::ALU | class::ALU64 | class::LDX | class::LD => {
+                    return Err(err(
+                        i,
+                        Rule::R10Write,
+                        String::from("R10 (the frame pointer) is read-only"),
+                    ));
+                }
+                class::JMP | class::JMP32
+                    if insn.is_jump_with_offset() && insn.operation() != 0 =>
+                {
+                    return Err(err(
+                        i,
+                        Rule::BadInsn,
+                        String::from(
+                            "the runtime (rbpf) refuses R10 as a comparison's first operand; \
+                             swap the operands",
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
         if insns[i].opcode == op::LD_IMM64 {
             let Some(next) = insns.get(i + 1) else {
                 return Err(err(
