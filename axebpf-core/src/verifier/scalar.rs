@@ -655,4 +655,140 @@ mod tests {
             Some(0)
         );
     }
+
+    /// A small deterministic generator (xorshift64*), so failures reproduce.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        /// A value biased towards the interesting ones (small, near 2^32, near the sign bit).
+        fn value(&mut self) -> u64 {
+            let r = self.next();
+            match r % 6 {
+                0 => r >> 58,
+                1 => (r >> 32) ^ 0xffff_ffff,
+                2 => (1u64 << 63).wrapping_add(r >> 60),
+                3 => (r as i8) as i64 as u64,
+                4 => r >> 32,
+                _ => r,
+            }
+        }
+
+        /// An abstract value that contains `x`, built one of several ways.
+        fn around(&mut self, x: u64) -> Scalar {
+            let r = self.next();
+            let spread = self.next() >> (r % 64);
+            match r % 5 {
+                0 => Scalar::constant(x),
+                1 => Scalar::from_unsigned(
+                    x.saturating_sub(spread),
+                    x.saturating_add(self.next() >> (r % 64)),
+                ),
+                2 => {
+                    let v = x as i64;
+                    Scalar::from_signed(v.saturating_sub(spread as i64 & i64::MAX), v)
+                }
+                3 => {
+                    let mask = self.next() & self.next();
+                    Scalar {
+                        bits: Tnum {
+                            value: x & !mask,
+                            mask,
+                        },
+                        ..Scalar::UNKNOWN
+                    }
+                    .normalized()
+                    .unwrap()
+                }
+                _ => Scalar::UNKNOWN,
+            }
+        }
+    }
+
+    fn has(s: &Scalar, v: u64) -> bool {
+        s.umin <= v
+            && v <= s.umax
+            && s.smin <= v as i64
+            && v as i64 <= s.smax
+            && v & !s.bits.mask == s.bits.value
+    }
+
+    /// Every operation's result contains the concrete result for concrete inputs drawn from
+    /// its operands — the property the verifier's safety rests on.
+    #[test]
+    fn operations_over_approximate_concrete_results() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for trial in 0..200_000 {
+            let (mut x, y) = (rng.value(), rng.value());
+            let (mut a, b) = (rng.around(x), rng.around(y));
+            // Sometimes an operand is itself the result of operations (as in programs).
+            for _ in 0..rng.next() % 3 {
+                let z = rng.value();
+                let c = rng.around(z);
+                (a, x) = match rng.next() % 4 {
+                    0 => (a.add(&c), x.wrapping_add(z)),
+                    1 => (a.and(&c), x & z),
+                    2 => (a.shl((z % 8) as u32), x << (z % 8)),
+                    _ => (a.or(&c), x | z),
+                };
+            }
+            assert!(has(&a, x) && has(&b, y), "construction: {a:?} {x:#x}");
+            let k = (y % 64) as u32;
+            let checks: [(&str, Scalar, u64); 12] = [
+                ("add", a.add(&b), x.wrapping_add(y)),
+                ("sub", a.sub(&b), x.wrapping_sub(y)),
+                ("mul", a.mul(&b), x.wrapping_mul(y)),
+                ("div", a.div(&b), x.checked_div(y).unwrap_or(0)),
+                ("rem", a.rem(&b), if y == 0 { x } else { x % y }),
+                ("and", a.and(&b), x & y),
+                ("or", a.or(&b), x | y),
+                ("xor", a.xor(&b), x ^ y),
+                ("shl", a.shl(k), x << k),
+                ("shr", a.shr(k), x >> k),
+                ("sar", a.sar(k), ((x as i64) >> k) as u64),
+                ("low32", a.low32(), x & 0xffff_ffff),
+            ];
+            for (name, result, concrete) in checks {
+                assert!(
+                    has(&result, concrete),
+                    "trial {trial}: {name}({x:#x}, {y:#x}) = {concrete:#x} not in {result:?} \
+                     (a = {a:?}, b = {b:?})"
+                );
+            }
+            let cmps = [
+                (Cmp::Eq, x == y),
+                (Cmp::Ne, x != y),
+                (Cmp::Gt, x > y),
+                (Cmp::Ge, x >= y),
+                (Cmp::Lt, x < y),
+                (Cmp::Le, x <= y),
+                (Cmp::Sgt, (x as i64) > (y as i64)),
+                (Cmp::Sge, (x as i64) >= (y as i64)),
+                (Cmp::Slt, (x as i64) < (y as i64)),
+                (Cmp::Sle, (x as i64) <= (y as i64)),
+                (Cmp::Set, x & y != 0),
+                (Cmp::NotSet, x & y == 0),
+            ];
+            for (cmp, holds) in cmps {
+                if !holds {
+                    continue;
+                }
+                let refined = refine(&a, &b, cmp);
+                assert!(
+                    refined.is_some_and(|(na, nb)| has(&na, x) && has(&nb, y)),
+                    "trial {trial}: {cmp:?} holds for {x:#x}, {y:#x} but refine gave {refined:?} \
+                     (a = {a:?}, b = {b:?})"
+                );
+            }
+            let joined = a.union(&b);
+            assert!(has(&joined, x) && has(&joined, y), "union {a:?} {b:?}");
+            assert!(joined.contains(&a) && joined.contains(&b));
+        }
+    }
 }
