@@ -1071,28 +1071,29 @@ fn check_stack_readable(stack: &Stack, lo: i64, hi: i64) -> Outcome<()> {
 fn write_stack(stack: &mut Stack, start: usize, size: usize, value: Reg) {
     let slot = start / 8;
     stack.mark(slot);
+    let bytes = alloc::rc::Rc::make_mut(&mut stack.bytes);
     if size == 8 {
-        stack.bytes[start..start + 8].fill(Byte::Spill);
-        stack.spills[slot] = value;
+        bytes[start..start + 8].fill(Byte::Spill);
+        alloc::rc::Rc::make_mut(&mut stack.spills)[slot] = value;
         return;
     }
     // A partial write ends the slot's spill: a scalar's other bytes stay data, a pointer's
     // become unreadable (reading them would reveal part of an address).
     let slot_range = slot * 8..slot * 8 + 8;
-    if stack.bytes[slot_range.clone()].contains(&Byte::Spill) {
+    if bytes[slot_range.clone()].contains(&Byte::Spill) {
         let rest = if matches!(stack.spills[slot], Reg::Ptr(_)) {
             Byte::Uninit
         } else {
             Byte::Misc
         };
         for i in slot_range {
-            if stack.bytes[i] == Byte::Spill {
-                stack.bytes[i] = rest;
+            if bytes[i] == Byte::Spill {
+                bytes[i] = rest;
             }
         }
-        stack.spills[slot] = Reg::Uninit;
+        alloc::rc::Rc::make_mut(&mut stack.spills)[slot] = Reg::Uninit;
     }
-    stack.bytes[start..start + size].fill(Byte::Misc);
+    bytes[start..start + size].fill(Byte::Misc);
 }
 
 /// A scalar ALU operation (`a op b`; 32-bit operations on the low halves, zero-extended).

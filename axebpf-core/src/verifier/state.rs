@@ -1,6 +1,6 @@
 //! The abstract machine state: what each register and each stack byte may hold, per frame.
 
-use alloc::boxed::Box;
+use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
@@ -133,13 +133,14 @@ pub enum Byte {
     Spill,
 }
 
-/// One frame's stack.
+/// One frame's stack. Shared between states until one of them writes it (branches copy states,
+/// and most branches leave the stack alone).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Stack {
     /// Byte `i` is at `R10 - STACK_SIZE + i`.
-    pub bytes: Box<[Byte; STACK_SIZE]>,
+    pub bytes: Rc<[Byte; STACK_SIZE]>,
     /// The register spilled in each aligned 8-byte slot whose bytes are [`Byte::Spill`].
-    pub spills: Box<[Reg; SLOTS]>,
+    pub spills: Rc<[Reg; SLOTS]>,
     /// Bit `k`: slot `k` may hold something other than uninitialised bytes (so comparisons
     /// and joins skip the untouched rest of the frame).
     pub used: u64,
@@ -148,8 +149,8 @@ pub struct Stack {
 impl Stack {
     fn new() -> Self {
         Self {
-            bytes: Box::new([Byte::Uninit; STACK_SIZE]),
-            spills: Box::new([Reg::Uninit; SLOTS]),
+            bytes: Rc::new([Byte::Uninit; STACK_SIZE]),
+            spills: Rc::new([Reg::Uninit; SLOTS]),
             used: 0,
         }
     }
@@ -174,10 +175,11 @@ impl Stack {
     }
 
     fn union(&self, other: &Self) -> Self {
-        let mut out = Self::new();
+        let mut bytes = [Byte::Uninit; STACK_SIZE];
+        let mut spills = [Reg::Uninit; SLOTS];
         // A slot untouched on either side is uninitialised in the join.
-        out.used = self.used & other.used;
-        for slot in Self::slots(out.used) {
+        let used = self.used & other.used;
+        for slot in Self::slots(used) {
             let range = slot * 8..slot * 8 + 8;
             let a = &self.bytes[range.clone()];
             let b = &other.bytes[range.clone()];
@@ -185,8 +187,8 @@ impl Stack {
             if both_spilled {
                 let joined = self.spills[slot].union(&other.spills[slot]);
                 if joined != Reg::Uninit {
-                    out.bytes[range].fill(Byte::Spill);
-                    out.spills[slot] = joined;
+                    bytes[range].fill(Byte::Spill);
+                    spills[slot] = joined;
                 }
                 continue;
             }
@@ -197,14 +199,21 @@ impl Stack {
                     Byte::Uninit => false,
                 };
                 if scalar_or_misc(self) && scalar_or_misc(other) {
-                    out.bytes[i] = Byte::Misc;
+                    bytes[i] = Byte::Misc;
                 }
             }
         }
-        out
+        Self {
+            bytes: Rc::new(bytes),
+            spills: Rc::new(spills),
+            used,
+        }
     }
 
     fn covers(&self, other: &Self) -> bool {
+        if Rc::ptr_eq(&self.bytes, &other.bytes) && Rc::ptr_eq(&self.spills, &other.spills) {
+            return true; // one stack, shared since a branch
+        }
         // Slots `self` never touched are uninitialised there, which covers anything.
         Self::slots(self.used).all(|slot| {
             (slot * 8..slot * 8 + 8).all(|i| match (self.bytes[i], other.bytes[i]) {
@@ -286,9 +295,17 @@ impl State {
             return;
         }
         for frame in &mut self.frames {
-            for reg in frame.regs.iter_mut().chain(frame.stack.spills.iter_mut()) {
+            for reg in frame.regs.iter_mut() {
                 if reg.id() == id {
                     *reg = f(reg);
+                }
+            }
+            // Copy the shared spills only if one of them changes.
+            if frame.stack.spills.iter().any(|reg| reg.id() == id) {
+                for reg in Rc::make_mut(&mut frame.stack.spills).iter_mut() {
+                    if reg.id() == id {
+                        *reg = f(reg);
+                    }
                 }
             }
         }
