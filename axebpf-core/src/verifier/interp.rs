@@ -335,7 +335,8 @@ impl Interp<'_> {
                     ),
                 ));
             }
-            _ => unreachable_reg(dst)?,
+            // `read` refuses uninitialised registers, so only that is left.
+            _ => return Err((Rule::UninitReg, format!("R{dst} is not initialised"))),
         };
         write(s, dst, result)?;
         Ok(i + 1)
@@ -966,10 +967,6 @@ fn region_name(interp: &Interp<'_>, region: Region, size: usize) -> String {
             interp.target.maps[usize::from(m)].name
         ),
     }
-}
-
-fn unreachable_reg(dst: u8) -> Outcome<Reg> {
-    Err((Rule::UninitReg, format!("R{dst} is not initialised")))
 }
 
 /// Reads register `r` of the innermost frame; refuses an uninitialised one.
