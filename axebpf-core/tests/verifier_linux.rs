@@ -4,7 +4,8 @@
 //! must be ours — or, where the header marks an intentional difference (`linux: accept -- why`
 //! / `linux: reject -- why`), the one it names.
 //!
-//! Needs root (CAP_BPF + CAP_PERFMON); otherwise, or without `bpf(2)`, it prints
+//! The labels were taken on Linux 6.18; another kernel may disagree where Linux changed (a
+//! mismatch names the program and the kernel's reason). Needs root (CAP_BPF + CAP_PERFMON); otherwise, or without `bpf(2)`, it prints
 //! `skipped: <why>` and passes. Run alone with
 //! `cargo test -p axebpf-core --test verifier_linux -- --nocapture`.
 
@@ -160,8 +161,11 @@ fn corpus_labels_match_the_linux_verifier() {
             differ += 1;
         }
     }
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     println!(
-        "linux cross-check: {same} programs agree, {differ} differ as labelled, {skipped} skipped"
+        "linux cross-check (kernel {}): {same} programs agree, {differ} differ as labelled, \
+         {skipped} skipped",
+        release.trim()
     );
     assert!(
         mismatches.is_empty(),
