@@ -30,6 +30,7 @@ mod spin;
 pub mod symbols;
 pub mod trace_log;
 pub mod tracepoint;
+pub mod verifier;
 
 pub use axtrace_ring as ring;
 pub use record::{RECORD_SIZE, Record};

@@ -1,7 +1,7 @@
 //! A loaded eBPF object: its maps created and registered, its programs relocated against them
 //! and ready to run. What `trace load` does, minus attaching.
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::helpers::{ALL_HELPERS, Helper};
@@ -10,6 +10,8 @@ use crate::maps::{Map, MapError, MapSpec, MapType};
 use crate::platform;
 use crate::registry::{self, MapHandle, RegistryFull};
 use crate::runtime::{ExecMode, Program, RuntimeError};
+use crate::tracepoint;
+use crate::verifier::{self, MapInfo, Report, Target, VerifyError};
 
 /// Why an object could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +40,29 @@ pub enum ObjectError {
         /// Why.
         error: RuntimeError,
     },
+    /// The verifier refused a program.
+    #[error("program `{name}` (section `{section}`): {error}")]
+    Verify {
+        /// The program's name.
+        name: String,
+        /// Its section.
+        section: String,
+        /// Why (with the log up to the refusal when one was asked for).
+        error: alloc::boxed::Box<VerifyError>,
+    },
+    /// A program's context is unknown: its section names no VMM tracepoint and none was given.
+    #[error(
+        "program `{name}` (section `{section}`): {reason}, so the verifier cannot know its \
+         context; attach it to a VMM tracepoint"
+    )]
+    NoTracepoint {
+        /// The program's name.
+        name: String,
+        /// Its section.
+        section: String,
+        /// Why no tracepoint was found.
+        reason: String,
+    },
     /// No platform is installed (per-CPU maps need the CPU count).
     #[error("no platform installed: call axebpf_core::platform::install first")]
     NoPlatform,
@@ -52,6 +77,40 @@ pub struct LoadedProgram {
     pub section: String,
     /// The runnable program.
     pub program: Program,
+    /// What the verifier reported (its log if one was asked for); `None` only when loaded
+    /// with [`LoadOptions::unsafe_skip_verifier`].
+    pub verification: Option<Report>,
+}
+
+/// How [`LoadedObject::load_with_options`] loads.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadOptions<'a> {
+    /// JIT or interpreter.
+    pub mode: ExecMode,
+    /// The helpers programs may call.
+    pub helpers: &'a [&'a Helper],
+    /// The tracepoint (name, without `vmm:`) every program will be attached to; `None`: the
+    /// one each program's section names. Its context is what the verifier checks against.
+    pub attach: Option<&'a str>,
+    /// Keep the verifier's step-by-step log in [`LoadedProgram::verification`].
+    pub verifier_log: bool,
+    /// Load without verifying. DANGEROUS: a program can then read and write any hypervisor
+    /// memory. For developing the runtime only; nothing in the shipped tools sets it unless
+    /// asked with `--unsafe-skip-verifier`.
+    pub unsafe_skip_verifier: bool,
+}
+
+impl LoadOptions<'static> {
+    /// Verified loading in `mode` with every helper.
+    pub fn new(mode: ExecMode) -> Self {
+        Self {
+            mode,
+            helpers: &ALL_HELPERS,
+            attach: None,
+            verifier_log: false,
+            unsafe_skip_verifier: false,
+        }
+    }
 }
 
 /// One map of a loaded object.
@@ -72,10 +131,11 @@ pub struct LoadedObject {
 }
 
 impl LoadedObject {
-    /// Parses `elf`, creates and registers its maps, relocates and loads every program in
-    /// `mode` with every helper available.
+    /// Parses `elf`, creates and registers its maps, relocates, verifies (against the context
+    /// of the tracepoint each program's section names) and loads every program in `mode` with
+    /// every helper available.
     pub fn load(elf: &[u8], mode: ExecMode) -> Result<Self, ObjectError> {
-        Self::load_with_helpers(elf, mode, &ALL_HELPERS)
+        Self::load_with_options(elf, &LoadOptions::new(mode))
     }
 
     /// [`load`](Self::load) with a chosen helper set.
@@ -84,6 +144,18 @@ impl LoadedObject {
         mode: ExecMode,
         helpers: &[&Helper],
     ) -> Result<Self, ObjectError> {
+        Self::load_with_options(
+            elf,
+            &LoadOptions {
+                helpers,
+                ..LoadOptions::new(mode)
+            },
+        )
+    }
+
+    /// [`load`](Self::load) with every option.
+    pub fn load_with_options(elf: &[u8], options: &LoadOptions<'_>) -> Result<Self, ObjectError> {
+        let (mode, helpers) = (options.mode, options.helpers);
         let mut object = loader::parse(elf)?;
         let possible_cpus = platform::installed()
             .ok_or(ObjectError::NoPlatform)?
@@ -126,8 +198,56 @@ impl LoadedObject {
             .flat_map(|m| m.map.storage_ranges())
             .map(|r| r.start as u64..r.end as u64)
             .collect();
+        let map_infos: Vec<MapInfo> = loaded
+            .maps
+            .iter()
+            .map(|m| MapInfo {
+                handle: u64::from(m.handle.raw()),
+                name: m.name.clone(),
+                spec: *m.map.spec(),
+            })
+            .collect();
+        let helper_ids: Vec<u32> = helpers.iter().map(|h| h.id).collect();
         for program in &mut object.programs {
             program.relocate_maps(|index| handles[index]);
+            let verification = if options.unsafe_skip_verifier {
+                None
+            } else {
+                let tp_name = options
+                    .attach
+                    .or_else(|| program.section.strip_prefix("tracepoint/vmm/"));
+                let no_tracepoint = |reason: String| ObjectError::NoTracepoint {
+                    name: program.name.clone(),
+                    section: program.section.clone(),
+                    reason,
+                };
+                let tp = match tp_name {
+                    Some(name) => {
+                        tracepoint::find(name).map_err(|e| no_tracepoint(e.to_string()))?
+                    }
+                    None => {
+                        return Err(no_tracepoint(String::from(
+                            "the section names no VMM tracepoint (tracepoint/vmm/NAME)",
+                        )));
+                    }
+                };
+                let target = Target {
+                    context_size: tp.context_size,
+                    maps: &map_infos,
+                    helpers: &helper_ids,
+                };
+                let verifier_options = verifier::Options {
+                    log: options.verifier_log,
+                    ..verifier::Options::default()
+                };
+                let report = verifier::verify(program.bytes(), &target, &verifier_options)
+                    .map_err(|error| ObjectError::Verify {
+                        name: program.name.clone(),
+                        section: program.section.clone(),
+                        error: alloc::boxed::Box::new(error),
+                    })?;
+                Some(report)
+            };
             let runnable = Program::load_with_memory(program.bytes(), mode, helpers, &memory)
                 .map_err(|error| ObjectError::Program {
                     name: program.name.clone(),
@@ -138,6 +258,7 @@ impl LoadedObject {
                 name: program.name.clone(),
                 section: program.section.clone(),
                 program: runnable,
+                verification,
             });
         }
         Ok(loaded)

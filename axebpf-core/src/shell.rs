@@ -5,9 +5,10 @@
 //!                                          with TP: its handler (symbolised) and format
 //! trace enable <tp> [--filter EXPR]        turn a tracepoint on (optionally filtered)
 //! trace disable <tp>                       turn it off
-//! trace load NAME FILE [--attach TP] [--mode jit|interp]
-//!                                          load an object; attach its programs to the
-//!                                          tracepoints their sections name (or to TP)
+//! trace load NAME FILE [--attach TP] [--mode jit|interp] [-v] [--unsafe-skip-verifier]
+//!                                          verify and load an object; attach its programs to
+//!                                          the tracepoints their sections name (or to TP);
+//!                                          -v prints the verifier's log
 //! trace unload NAME                        detach and unload
 //! trace stat [MAP]                         map contents (latency and counts summarised)
 //! trace help
@@ -26,7 +27,7 @@ use core::fmt::Write;
 use crate::exit_reason::ExitReason;
 use crate::filter::Filter;
 use crate::maps::Map;
-use crate::object::LoadedObject;
+use crate::object::{LoadOptions, LoadedObject, ObjectError};
 use crate::runtime::ExecMode;
 use crate::symbols::SymbolTable;
 use crate::tracepoint::{self, AttachedProgram};
@@ -51,9 +52,11 @@ trace list [TP]                          tracepoints: enabled, filter, programs 
                                          with TP also its handler (symbolised) and format
 trace enable <tp> [--filter EXPR]        turn a tracepoint on, optionally filtered
 trace disable <tp>                       turn it off
-trace load NAME FILE [--attach TP] [--mode jit|interp]
-                                         load an eBPF object; attach its programs to the
-                                         tracepoints their sections name (or all to TP)
+trace load NAME FILE [--attach TP] [--mode jit|interp] [-v] [--unsafe-skip-verifier]
+                                         verify and load an eBPF object; attach its programs
+                                         to the tracepoints their sections name (or all to
+                                         TP); -v prints the verifier's log;
+                                         --unsafe-skip-verifier is for development only
 trace unload NAME                        detach and unload
 trace stat [MAP]                         map contents (latency and counts summarised)
 trace help                               this text
@@ -119,6 +122,13 @@ fn option(args: &mut Vec<String>, name: &str) -> Result<Option<String>, ShellErr
     let value = args.remove(at + 1);
     args.remove(at);
     Ok(Some(value))
+}
+
+/// Takes the flag `name` out of `args`; whether it was there.
+fn flag(args: &mut Vec<String>, name: &str) -> bool {
+    let before = args.len();
+    args.retain(|a| a != name);
+    args.len() != before
 }
 
 /// The one tracepoint argument a command takes, and nothing after it.
@@ -295,8 +305,11 @@ impl<F: Files> Shell<F> {
     }
 
     fn load(&mut self, mut args: Vec<String>, out: &mut impl Write) -> Result<(), ShellError> {
-        const USAGE: &str = "trace load NAME FILE [--attach TP] [--mode jit|interp]";
+        const USAGE: &str =
+            "trace load NAME FILE [--attach TP] [--mode jit|interp] [-v] [--unsafe-skip-verifier]";
         let attach_to = option(&mut args, "--attach")?;
+        let verbose = flag(&mut args, "-v");
+        let skip_verifier = flag(&mut args, "--unsafe-skip-verifier");
         let mode = match option(&mut args, "--mode")?.as_deref() {
             None => ExecMode::preferred(),
             Some("jit") => ExecMode::Jit,
@@ -321,9 +334,35 @@ impl<F: Files> Shell<F> {
             .files
             .read(&file)
             .map_err(|e| ShellError(format!("{file}: {e}")))?;
-        let object = Arc::new(
-            LoadedObject::load(&bytes, mode).map_err(|e| ShellError(format!("{file}: {e}")))?,
-        );
+        let options = LoadOptions {
+            attach: forced.map(|tp| tp.name),
+            verifier_log: verbose,
+            unsafe_skip_verifier: skip_verifier,
+            ..LoadOptions::new(mode)
+        };
+        if skip_verifier {
+            let _ = writeln!(
+                out,
+                "WARNING: {file}: loading WITHOUT the verifier; its programs can read and write \
+                 any hypervisor memory"
+            );
+        }
+        let object = match LoadedObject::load_with_options(&bytes, &options) {
+            Ok(object) => Arc::new(object),
+            Err(e) => {
+                if let (true, ObjectError::Verify { name, error, .. }) = (verbose, &e) {
+                    let _ = write!(out, "verifier log of `{name}`:\n{}", error.log);
+                }
+                return error(format!("{file}: {e}"));
+            }
+        };
+        if verbose {
+            for program in object.programs() {
+                if let Some(report) = &program.verification {
+                    let _ = write!(out, "verifier log of `{}`:\n{}", program.name, report.log);
+                }
+            }
+        }
         // Resolve every attachment before attaching any, so a failure changes nothing.
         let mut plan = Vec::new();
         for (index, program) in object.programs().iter().enumerate() {

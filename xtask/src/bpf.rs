@@ -14,6 +14,7 @@ const SOURCE_DIRS: &[&str] = &[
     "axebpf-core/tests/objects",
     "axebpf-core/bpf",
     "benches/bpf",
+    "axebpf-core/tests/verifier/objects",
 ];
 
 /// Recompiles every `*.bpf.c` into a scratch folder and fails if a committed `*.bpf.o` differs

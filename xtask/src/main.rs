@@ -145,6 +145,7 @@ const FUZZ_TARGETS: &[(&str, &[&str])] = &[
     ("shell", &[]),
     ("report", &["fuzz/seeds/report"]),
     ("dump_reader", &["fuzz/seeds/report"]),
+    ("verifier", &[]),
 ];
 
 /// A short libFuzzer run of every target, the ELF loader's seeded with the committed objects.

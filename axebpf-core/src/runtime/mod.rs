@@ -124,7 +124,9 @@ unsafe impl Sync for Program {}
 
 impl Program {
     /// Rewrites, checks and prepares `code` (raw eBPF instructions) to run in `mode` with
-    /// `helpers` callable.
+    /// `helpers` callable. This does NOT run the verifier: programs from users are loaded
+    /// through [`LoadedObject`](crate::object::LoadedObject), which verifies them first (see
+    /// [`verifier`](crate::verifier)); this raw entry serves the ISA conformance tests and runner.
     pub fn load(code: &[u8], mode: ExecMode, helpers: &[&Helper]) -> Result<Self, RuntimeError> {
         Self::load_with_memory(code, mode, helpers, &[])
     }

@@ -1,0 +1,408 @@
+//! Control-flow checks: instruction validity, jump targets, functions, loops, reachability —
+//! and the order the interpretation visits instructions in.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::{MAX_INSNS, Rule, Target, VerifyError, disassemble_at};
+use crate::insn::{Insn, class, op};
+
+/// One function: the entry function or a BPF-to-BPF callee.
+#[derive(Debug, Clone)]
+pub struct Function {
+    /// First instruction.
+    pub start: usize,
+    /// One past the last instruction.
+    pub end: usize,
+    /// Its instructions in an order where every jump goes forward (reverse post-order).
+    pub order: Vec<usize>,
+}
+
+/// The checked control-flow graph.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    /// Functions, by start; the entry function first.
+    pub functions: Vec<Function>,
+    /// Whether slot `i` starts an instruction (the second half of an `lddw` does not).
+    pub starts: Vec<bool>,
+    /// Whether slot `i` is the target of some jump (so it has more than one predecessor).
+    pub jump_target: Vec<bool>,
+    /// Whether the program has BPF-to-BPF calls.
+    pub has_calls: bool,
+}
+
+impl Graph {
+    /// The function starting at `start`.
+    pub fn function_at(&self, start: usize) -> Option<usize> {
+        self.functions.iter().position(|f| f.start == start)
+    }
+}
+
+fn refuse(
+    insns: &[Insn],
+    index: usize,
+    rule: Rule,
+    message: String,
+    target: &Target<'_>,
+) -> VerifyError {
+    VerifyError {
+        index,
+        insn: disassemble_at(insns, index, target),
+        rule,
+        message,
+        log: String::new(),
+    }
+}
+
+/// Splits `code` into instructions, checking its size.
+pub fn decode(code: &[u8]) -> Result<Vec<Insn>, VerifyError> {
+    let size = |message: String| VerifyError {
+        index: 0,
+        insn: String::from("-"),
+        rule: Rule::Size,
+        message,
+        log: String::new(),
+    };
+    if code.is_empty() {
+        return Err(size(String::from("the program is empty")));
+    }
+    if !code.len().is_multiple_of(8) {
+        return Err(size(format!(
+            "{} bytes is not a whole number of 8-byte instructions",
+            code.len()
+        )));
+    }
+    if code.len() / 8 > MAX_INSNS {
+        return Err(size(format!(
+            "{} instructions; the limit is {MAX_INSNS}",
+            code.len() / 8
+        )));
+    }
+    Ok((0..code.len() / 8)
+        .filter_map(|i| Insn::decode(code, i))
+        .collect())
+}
+
+/// Why `insn` is not an instruction the verifier and the runtime accept, if it is not.
+fn invalid(insn: &Insn) -> Option<&'static str> {
+    let Insn {
+        opcode,
+        dst,
+        src,
+        off,
+        imm,
+    } = *insn;
+    let operation = opcode & 0xf0;
+    let reg_source = opcode & 0x08 != 0;
+    if dst > 10 || src > 10 && !(opcode == op::LD_IMM64 || opcode == op::CALL) {
+        return Some("register number above r10");
+    }
+    match insn.class() {
+        class::ALU | class::ALU64 => {
+            if operation > 0xd0 {
+                return Some("unknown ALU operation");
+            }
+            if matches!(operation, 0x30 | 0x90) && off != 0 {
+                return Some("signed division and modulo (ISA v4) are not supported");
+            }
+            if operation == 0xb0 && off != 0 {
+                return Some("sign-extending moves (ISA v4) are not supported");
+            }
+            if off != 0 {
+                return Some("reserved field `off` is not zero");
+            }
+            if operation == 0xd0 {
+                if insn.class() == class::ALU64 {
+                    return Some("bswap (ISA v4) is not supported");
+                }
+                if !matches!(imm, 16 | 32 | 64) || src != 0 {
+                    return Some("byte swap width must be 16, 32 or 64");
+                }
+                return None;
+            }
+            if operation == 0x80 {
+                return (reg_source || src != 0 || imm != 0).then_some("malformed neg");
+            }
+            if reg_source && imm != 0 || !reg_source && src != 0 {
+                return Some("reserved field is not zero");
+            }
+            None
+        }
+        class::LDX => {
+            if opcode & 0xe0 == 0x80 {
+                return Some("sign-extending loads (ISA v4) are not supported");
+            }
+            (opcode & 0xe0 != 0x60 || imm != 0).then_some("only ldx{b,h,w,dw} loads are supported")
+        }
+        0x02 => (opcode & 0xe0 != 0x60 || src != 0).then_some("malformed st"),
+        class::STX => {
+            if opcode & 0xe0 == 0xc0 {
+                return Some("atomic operations are not supported by the runtime");
+            }
+            (opcode & 0xe0 != 0x60 || imm != 0).then_some("malformed stx")
+        }
+        class::LD => {
+            if opcode != op::LD_IMM64 {
+                return Some("legacy packet loads are not supported");
+            }
+            if off != 0 || dst > 10 {
+                return Some("malformed lddw");
+            }
+            (src > 1).then_some("lddw with this source (pseudo) is not supported")
+        }
+        class::JMP | class::JMP32 => {
+            let jmp32 = insn.class() == class::JMP32;
+            match operation {
+                0x00 if jmp32 => Some("32-bit ja (ISA v4) is not supported"),
+                0x00 => (src != 0 || dst != 0 || imm != 0 || reg_source).then_some("malformed ja"),
+                0x80 if jmp32 || reg_source => Some("tail calls are not supported"),
+                0x80 => match src {
+                    0 | 1 => (dst != 0 || off != 0).then_some("malformed call"),
+                    _ => Some("kfunc calls are not supported"),
+                },
+                0x90 if jmp32 => Some("unknown jump operation"),
+                0x90 => (opcode != 0x95 || src != 0 || dst != 0 || off != 0 || imm != 0)
+                    .then_some("malformed exit"),
+                0xe0 | 0xf0 => Some("unknown jump operation"),
+                _ => (reg_source && imm != 0 || !reg_source && src != 0)
+                    .then_some("reserved field is not zero"),
+            }
+        }
+        _ => Some("unknown instruction class"),
+    }
+}
+
+/// The control-flow successors of instruction `i` (not following calls).
+fn successors(insns: &[Insn], i: usize) -> Vec<(usize, bool)> {
+    let insn = insns[i];
+    let jump = |off: i64| (i as i64 + 1 + off) as usize;
+    match insn.class() {
+        class::LD => vec![(i + 2, false)],
+        class::JMP | class::JMP32 => match insn.operation() {
+            0x90 => vec![],
+            0x80 => vec![(i + 1, false)],
+            0x00 => vec![(jump(i64::from(insn.off)), true)],
+            _ => vec![(i + 1, false), (jump(i64::from(insn.off)), true)],
+        },
+        _ => vec![(i + 1, false)],
+    }
+}
+
+/// Checks the control flow of `insns` and orders each function's instructions.
+pub fn check(insns: &[Insn], target: &Target<'_>) -> Result<Graph, VerifyError> {
+    let n = insns.len();
+    let err = |index, rule, message| refuse(insns, index, rule, message, target);
+    let mut starts = vec![true; n];
+    let mut i = 0;
+    while i < n {
+        if let Some(reason) = invalid(&insns[i]) {
+            return Err(err(i, Rule::BadInsn, String::from(reason)));
+        }
+        // Checked on every instruction, reachable by value or not: rbpf refuses them statically.
+        let insn = insns[i];
+        if insn.dst == 10 {
+            match insn.class() {
+                class::ALU | class::ALU64 | class::LDX | class::LD => {
+                    return Err(err(
+                        i,
+                        Rule::R10Write,
+                        String::from("R10 (the frame pointer) is read-only"),
+                    ));
+                }
+                class::JMP | class::JMP32
+                    if insn.is_jump_with_offset() && insn.operation() != 0 =>
+                {
+                    return Err(err(
+                        i,
+                        Rule::BadInsn,
+                        String::from(
+                            "the runtime (rbpf) refuses R10 as a comparison's first operand; \
+                             swap the operands",
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if insns[i].opcode == op::LD_IMM64 {
+            let Some(next) = insns.get(i + 1) else {
+                return Err(err(
+                    i,
+                    Rule::BadInsn,
+                    String::from("lddw lacks its second slot"),
+                ));
+            };
+            if next.opcode != 0 || next.dst != 0 || next.src != 0 || next.off != 0 {
+                return Err(err(
+                    i + 1,
+                    Rule::BadInsn,
+                    String::from("the second slot of lddw must be zero but for its imm"),
+                ));
+            }
+            starts[i + 1] = false;
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    // Jump and call targets exist and start instructions.
+    let mut function_starts = vec![0usize];
+    let mut jump_target = vec![false; n];
+    for i in (0..n).filter(|&i| starts[i]) {
+        let insn = insns[i];
+        let relative = if insn.is_local_call() {
+            Some(i64::from(insn.imm))
+        } else if insn.is_jump_with_offset() {
+            Some(i64::from(insn.off))
+        } else {
+            None
+        };
+        let Some(relative) = relative else { continue };
+        let t = i as i64 + 1 + relative;
+        if t < 0 || t >= n as i64 {
+            return Err(err(
+                i,
+                Rule::JumpRange,
+                format!("target {t} is outside the program (0..{n})"),
+            ));
+        }
+        let t = t as usize;
+        if !starts[t] {
+            return Err(err(
+                i,
+                Rule::JumpIntoLddw,
+                format!("target {t} is the second half of an lddw"),
+            ));
+        }
+        if insn.is_local_call() {
+            function_starts.push(t);
+        } else {
+            jump_target[t] = true;
+        }
+    }
+    function_starts.sort_unstable();
+    function_starts.dedup();
+    let has_calls = function_starts.len() > 1;
+    let ends: Vec<usize> = function_starts.iter().skip(1).copied().chain([n]).collect();
+    let mut functions: Vec<Function> = function_starts
+        .iter()
+        .zip(&ends)
+        .map(|(&start, &end)| Function {
+            start,
+            end,
+            order: Vec::new(),
+        })
+        .collect();
+    let mut visited = vec![false; n];
+    // DFS per function: targets stay inside, no fall-through past the end, no back-edges.
+    for function in &mut functions {
+        const NEW: u8 = 0;
+        const ACTIVE: u8 = 1;
+        const DONE: u8 = 2;
+        let (start, end) = (function.start, function.end);
+        let mut color = vec![NEW; end - start];
+        let mut post = Vec::new();
+        let mut stack = vec![(start, 0usize)];
+        color[0] = ACTIVE;
+        while let Some(&mut (at, ref mut next)) = stack.last_mut() {
+            let succ = successors(insns, at);
+            let Some(&(to, jumped)) = succ.get(*next) else {
+                color[at - start] = DONE;
+                post.push(at);
+                stack.pop();
+                continue;
+            };
+            *next += 1;
+            if to < start || to >= end {
+                return Err(if jumped {
+                    err(
+                        at,
+                        Rule::JumpRange,
+                        format!("target {to} is outside its function ({start}..{end})"),
+                    )
+                } else {
+                    err(
+                        at,
+                        Rule::FallThrough,
+                        format!(
+                            "execution continues past the end of its function ({start}..{end}) \
+                             without exit"
+                        ),
+                    )
+                });
+            }
+            match color[to - start] {
+                NEW => {
+                    color[to - start] = ACTIVE;
+                    stack.push((to, 0));
+                }
+                ACTIVE => {
+                    return Err(err(
+                        at,
+                        Rule::Loop,
+                        format!("back-edge to {to}: loops are not allowed"),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        post.reverse();
+        for &i in &post {
+            visited[i] = true;
+        }
+        function.order = post;
+    }
+    // Calls: an acyclic graph from the entry function; every function reached.
+    let mut reached = vec![false; functions.len()];
+    let mut state = vec![0u8; functions.len()];
+    call_graph(insns, &functions, 0, &mut state, &mut reached)
+        .map_err(|(at, message)| err(at, Rule::Loop, message))?;
+    for (f, function) in functions.iter().enumerate() {
+        let first_unvisited =
+            (function.start..function.end).find(|&i| starts[i] && (!reached[f] || !visited[i]));
+        if let Some(i) = first_unvisited {
+            return Err(err(
+                i,
+                Rule::Unreachable,
+                String::from("no path reaches this instruction"),
+            ));
+        }
+    }
+    Ok(Graph {
+        functions,
+        starts,
+        jump_target,
+        has_calls,
+    })
+}
+
+fn call_graph(
+    insns: &[Insn],
+    functions: &[Function],
+    f: usize,
+    state: &mut [u8],
+    reached: &mut [bool],
+) -> Result<(), (usize, String)> {
+    state[f] = 1;
+    reached[f] = true;
+    let function = &functions[f];
+    for &i in &function.order {
+        let insn = insns[i];
+        if !insn.is_local_call() {
+            continue;
+        }
+        let t = (i as i64 + 1 + i64::from(insn.imm)) as usize;
+        let Some(callee) = functions.iter().position(|g| g.start == t) else {
+            continue;
+        };
+        match state[callee] {
+            0 => call_graph(insns, functions, callee, state, reached)?,
+            1 => return Err((i, format!("recursive call of the function at {t}"))),
+            _ => {}
+        }
+    }
+    state[f] = 2;
+    Ok(())
+}

@@ -1,0 +1,12 @@
+; expect: accept
+; linux: same
+; A read at a variable but bounded stack offset over initialised bytes.
+        stdw [r10-16], 1
+        stdw [r10-8], 2
+        ldxw r2, [r1+16]
+        and64 r2, 8
+        mov64 r3, r10
+        add64 r3, -16
+        add64 r3, r2
+        ldxdw r0, [r3+0]
+        exit

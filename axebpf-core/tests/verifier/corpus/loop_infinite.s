@@ -1,0 +1,6 @@
+; expect: reject loop
+; linux: same
+; A jump to itself.
+        mov64 r0, 0
+        ja -1
+        exit

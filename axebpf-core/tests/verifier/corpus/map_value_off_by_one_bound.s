@@ -1,0 +1,19 @@
+; expect: reject map_value_oob
+; linux: same
+; map table array key=4 value=64 entries=4
+; The bound check lets index 8 through: 8*8 = 64 is one slot too far.
+        ldxw r6, [r1+16]
+        stw [r10-4], 0
+        mov64 r2, r10
+        add64 r2, -4
+        lddw r1, map:table
+        call map_lookup_elem
+        jeq r0, 0, out
+        jgt r6, 8, out
+        lsh64 r6, 3
+        add64 r0, r6
+        ldxdw r0, [r0+0]
+        exit
+out:
+        mov64 r0, 0
+        exit

@@ -1,0 +1,15 @@
+; expect: reject ptr_compare
+; linux: same
+; map counts hash key=4 value=8 entries=16
+; A 32-bit NULL check tests only the low half of the pointer.
+        stw [r10-4], 0
+        mov64 r2, r10
+        add64 r2, -4
+        lddw r1, map:counts
+        call map_lookup_elem
+        jeq32 r0, 0, out
+        ldxdw r0, [r0+0]
+        exit
+out:
+        mov64 r0, 0
+        exit

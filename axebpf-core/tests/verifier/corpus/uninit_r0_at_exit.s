@@ -1,0 +1,4 @@
+; expect: reject uninit_reg
+; linux: same
+; R0 is never set.
+        exit
