@@ -674,15 +674,28 @@ pub mod fire {
     }
 }
 
+/// The shape of every `trace_vmm_*!` site: a static branch on `key` (a patched NOP while
+/// disabled) around the out-of-line `fire` call.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __trace_vmm_site {
+    ($key:ident, $fire:expr) => {
+        if $crate::tracepoint::__static_keys::static_branch_unlikely!(
+            $crate::tracepoint::keys::$key
+        ) {
+            $fire;
+        }
+    };
+}
+
 /// `trace_vmm_vcpu_run_enter!(vm_id, vcpu_id)`: before entering the guest. A NOP when disabled.
 #[macro_export]
 macro_rules! trace_vmm_vcpu_run_enter {
     ($vm:expr, $vcpu:expr) => {
-        if $crate::tracepoint::__static_keys::static_branch_unlikely!(
-            $crate::tracepoint::keys::VCPU_RUN_ENTER
-        ) {
-            $crate::tracepoint::fire::vcpu_run_enter($vm as u16, $vcpu as u16);
-        }
+        $crate::__trace_vmm_site!(
+            VCPU_RUN_ENTER,
+            $crate::tracepoint::fire::vcpu_run_enter($vm as u16, $vcpu as u16)
+        )
     };
 }
 
@@ -692,15 +705,14 @@ macro_rules! trace_vmm_vcpu_run_enter {
 #[macro_export]
 macro_rules! trace_vmm_vcpu_run_exit {
     ($vm:expr, $vcpu:expr, $detail:expr) => {
-        if $crate::tracepoint::__static_keys::static_branch_unlikely!(
-            $crate::tracepoint::keys::VCPU_RUN_EXIT
-        ) {
+        $crate::__trace_vmm_site!(
+            VCPU_RUN_EXIT,
             $crate::tracepoint::fire::vcpu_run_exit(
                 $vm as u16,
                 $vcpu as u16,
                 $crate::tracepoint::ExitDetail::from($detail),
-            );
-        }
+            )
+        )
     };
 }
 
@@ -708,14 +720,13 @@ macro_rules! trace_vmm_vcpu_run_exit {
 #[macro_export]
 macro_rules! trace_vmm_hypercall {
     ($nr:expr, $a0:expr, $a1:expr, $a2:expr, $a3:expr) => {
-        if $crate::tracepoint::__static_keys::static_branch_unlikely!(
-            $crate::tracepoint::keys::HYPERCALL
-        ) {
+        $crate::__trace_vmm_site!(
+            HYPERCALL,
             $crate::tracepoint::fire::hypercall(
                 $nr as u64,
                 [$a0 as u64, $a1 as u64, $a2 as u64, $a3 as u64],
-            );
-        }
+            )
+        )
     };
 }
 
@@ -723,11 +734,10 @@ macro_rules! trace_vmm_hypercall {
 #[macro_export]
 macro_rules! trace_vmm_mmio_read {
     ($gpa:expr, $width:expr, $value:expr) => {
-        if $crate::tracepoint::__static_keys::static_branch_unlikely!(
-            $crate::tracepoint::keys::MMIO_READ
-        ) {
-            $crate::tracepoint::fire::mmio(false, $gpa as u64, $width as u32, $value as u64);
-        }
+        $crate::__trace_vmm_site!(
+            MMIO_READ,
+            $crate::tracepoint::fire::mmio(false, $gpa as u64, $width as u32, $value as u64)
+        )
     };
 }
 
@@ -735,11 +745,10 @@ macro_rules! trace_vmm_mmio_read {
 #[macro_export]
 macro_rules! trace_vmm_mmio_write {
     ($gpa:expr, $width:expr, $value:expr) => {
-        if $crate::tracepoint::__static_keys::static_branch_unlikely!(
-            $crate::tracepoint::keys::MMIO_WRITE
-        ) {
-            $crate::tracepoint::fire::mmio(true, $gpa as u64, $width as u32, $value as u64);
-        }
+        $crate::__trace_vmm_site!(
+            MMIO_WRITE,
+            $crate::tracepoint::fire::mmio(true, $gpa as u64, $width as u32, $value as u64)
+        )
     };
 }
 
@@ -747,11 +756,10 @@ macro_rules! trace_vmm_mmio_write {
 #[macro_export]
 macro_rules! trace_vmm_ept_violation {
     ($gpa:expr, $access:expr) => {
-        if $crate::tracepoint::__static_keys::static_branch_unlikely!(
-            $crate::tracepoint::keys::EPT_VIOLATION
-        ) {
-            $crate::tracepoint::fire::ept_violation($gpa as u64, $access as u32);
-        }
+        $crate::__trace_vmm_site!(
+            EPT_VIOLATION,
+            $crate::tracepoint::fire::ept_violation($gpa as u64, $access as u32)
+        )
     };
 }
 
@@ -759,11 +767,10 @@ macro_rules! trace_vmm_ept_violation {
 #[macro_export]
 macro_rules! trace_vmm_irq_inject {
     ($vector:expr) => {
-        if $crate::tracepoint::__static_keys::static_branch_unlikely!(
-            $crate::tracepoint::keys::IRQ_INJECT
-        ) {
-            $crate::tracepoint::fire::irq_inject($vector as u32);
-        }
+        $crate::__trace_vmm_site!(
+            IRQ_INJECT,
+            $crate::tracepoint::fire::irq_inject($vector as u32)
+        )
     };
 }
 
@@ -772,10 +779,9 @@ macro_rules! trace_vmm_irq_inject {
 #[macro_export]
 macro_rules! trace_vmm_vcpu_sched {
     ($sched_in:expr, $pcpu:expr) => {
-        if $crate::tracepoint::__static_keys::static_branch_unlikely!(
-            $crate::tracepoint::keys::VCPU_SCHED
-        ) {
-            $crate::tracepoint::fire::vcpu_sched($sched_in, $pcpu as u32);
-        }
+        $crate::__trace_vmm_site!(
+            VCPU_SCHED,
+            $crate::tracepoint::fire::vcpu_sched($sched_in, $pcpu as u32)
+        )
     };
 }
