@@ -110,6 +110,55 @@ fn reversed(operation: u8) -> u8 {
     }
 }
 
+/// Why the runtime cannot run `insn`, if it cannot: what rbpf 0.4.1 lacks (ISA v4, atomics,
+/// legacy packet loads, tail calls, kfuncs) and backward local calls. The rewrite refuses these
+/// at load and the verifier reports them as `bad_insn`: one list for both.
+pub(crate) fn unsupported_by_runtime(insn: &Insn) -> Option<&'static str> {
+    let operation = insn.operation();
+    match insn.class() {
+        class::LD if insn.opcode != op::LD_IMM64 => {
+            return Some("legacy packet loads are not supported");
+        }
+        class::LDX if insn.opcode & 0xe0 == 0x80 => {
+            return Some("sign-extending loads (ISA v4) are not supported");
+        }
+        class::STX if insn.opcode & 0xe0 == 0xc0 => {
+            return Some(
+                "atomic operations are not supported by the runtime (rbpf 0.4.1 runs none)",
+            );
+        }
+        class::ALU | class::ALU64 => {
+            if matches!(operation, 0x30 | 0x90) && insn.off != 0 {
+                return Some("signed division and modulo (ISA v4) are not supported");
+            }
+            if operation == 0xb0 && insn.off != 0 {
+                return Some("sign-extending moves (ISA v4) are not supported");
+            }
+            // 0xd7 is bswap; 0xdf is no instruction at all.
+            if insn.class() == class::ALU64 && operation == 0xd0 {
+                return Some("bswap (ISA v4) is not supported");
+            }
+        }
+        class::JMP32 if insn.opcode == op::JA32 => {
+            return Some("32-bit ja (ISA v4) is not supported");
+        }
+        _ => {}
+    }
+    if insn.opcode == op::TAIL_CALL {
+        return Some("tail calls are not supported");
+    }
+    if insn.opcode == op::CALL && insn.src > 1 {
+        return Some("kfunc calls are not supported");
+    }
+    if insn.is_local_call() && insn.imm < 0 {
+        // rbpf's interpreter adds `imm as usize` to its instruction pointer, which overflows
+        // (a panic in debug builds) for a negative offset. Our loader lays callees out after
+        // their callers, so this only refuses hand-written code.
+        return Some("backward BPF-to-BPF calls are not supported (lay callees after callers)");
+    }
+    None
+}
+
 /// The expansion of one instruction (its `Target::Original` must be filled by the caller).
 fn expand(
     index: usize,
@@ -125,45 +174,8 @@ fn expand(
     let operation = insn.operation();
     let refuse = |reason| Err(unsupported(index, &insn, reason));
 
-    match class {
-        class::LD if insn.opcode != op::LD_IMM64 => {
-            return refuse("legacy packet loads are not supported");
-        }
-        class::LDX if insn.opcode & 0xe0 == 0x80 => {
-            return refuse("sign-extending loads (ISA v4) are not supported");
-        }
-        class::STX if insn.opcode & 0xe0 == 0xc0 => {
-            return refuse(
-                "atomic operations are not supported by the runtime (rbpf 0.4.1 runs none)",
-            );
-        }
-        class::ALU | class::ALU64 => {
-            if matches!(operation, 0x30 | 0x90) && insn.off != 0 {
-                return refuse("signed division and modulo (ISA v4) are not supported");
-            }
-            if operation == 0xb0 && insn.off != 0 {
-                return refuse("sign-extending moves (ISA v4) are not supported");
-            }
-            if insn.opcode == op::BSWAP {
-                return refuse("bswap (ISA v4) is not supported");
-            }
-        }
-        class::JMP32 if insn.opcode == op::JA32 => {
-            return refuse("32-bit ja (ISA v4) is not supported");
-        }
-        _ => {}
-    }
-    if insn.opcode == op::TAIL_CALL {
-        return refuse("tail calls are not supported");
-    }
-    if insn.opcode == op::CALL && insn.src > 1 {
-        return refuse("kfunc calls are not supported");
-    }
-    if insn.is_local_call() && insn.imm < 0 {
-        // rbpf's interpreter adds `imm as usize` to its instruction pointer, which overflows
-        // (a panic in debug builds) for a negative offset. Our loader lays callees out after
-        // their callers, so this only refuses hand-written code.
-        return refuse("backward BPF-to-BPF calls are not supported (lay callees after callers)");
+    if let Some(reason) = unsupported_by_runtime(&insn) {
+        return refuse(reason);
     }
 
     let jump_to_original = |insn: Insn| Emitted {

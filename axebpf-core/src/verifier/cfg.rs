@@ -99,24 +99,18 @@ fn invalid(insn: &Insn) -> Option<&'static str> {
     if dst > 10 || src > 10 && !(opcode == op::LD_IMM64 || opcode == op::CALL) {
         return Some("register number above r10");
     }
+    if let Some(reason) = crate::runtime::rewrite::unsupported_by_runtime(insn) {
+        return Some(reason);
+    }
     match insn.class() {
         class::ALU | class::ALU64 => {
             if operation > 0xd0 {
                 return Some("unknown ALU operation");
             }
-            if matches!(operation, 0x30 | 0x90) && off != 0 {
-                return Some("signed division and modulo (ISA v4) are not supported");
-            }
-            if operation == 0xb0 && off != 0 {
-                return Some("sign-extending moves (ISA v4) are not supported");
-            }
             if off != 0 {
                 return Some("reserved field `off` is not zero");
             }
             if operation == 0xd0 {
-                if insn.class() == class::ALU64 {
-                    return Some("bswap (ISA v4) is not supported");
-                }
                 if !matches!(imm, 16 | 32 | 64) || src != 0 {
                     return Some("byte swap width must be 16, 32 or 64");
                 }
@@ -131,22 +125,11 @@ fn invalid(insn: &Insn) -> Option<&'static str> {
             None
         }
         class::LDX => {
-            if opcode & 0xe0 == 0x80 {
-                return Some("sign-extending loads (ISA v4) are not supported");
-            }
             (opcode & 0xe0 != 0x60 || imm != 0).then_some("only ldx{b,h,w,dw} loads are supported")
         }
         0x02 => (opcode & 0xe0 != 0x60 || src != 0).then_some("malformed st"),
-        class::STX => {
-            if opcode & 0xe0 == 0xc0 {
-                return Some("atomic operations are not supported by the runtime");
-            }
-            (opcode & 0xe0 != 0x60 || imm != 0).then_some("malformed stx")
-        }
+        class::STX => (opcode & 0xe0 != 0x60 || imm != 0).then_some("malformed stx"),
         class::LD => {
-            if opcode != op::LD_IMM64 {
-                return Some("legacy packet loads are not supported");
-            }
             if off != 0 || dst > 10 {
                 return Some("malformed lddw");
             }
@@ -155,13 +138,9 @@ fn invalid(insn: &Insn) -> Option<&'static str> {
         class::JMP | class::JMP32 => {
             let jmp32 = insn.class() == class::JMP32;
             match operation {
-                0x00 if jmp32 => Some("32-bit ja (ISA v4) is not supported"),
                 0x00 => (src != 0 || dst != 0 || imm != 0 || reg_source).then_some("malformed ja"),
                 0x80 if jmp32 || reg_source => Some("tail calls are not supported"),
-                0x80 => match src {
-                    0 | 1 => (dst != 0 || off != 0).then_some("malformed call"),
-                    _ => Some("kfunc calls are not supported"),
-                },
+                0x80 => (dst != 0 || off != 0).then_some("malformed call"),
                 0x90 if jmp32 => Some("unknown jump operation"),
                 0x90 => (opcode != 0x95 || src != 0 || dst != 0 || off != 0 || imm != 0)
                     .then_some("malformed exit"),
