@@ -164,3 +164,34 @@ fn unknown_tracepoints_are_named_in_the_error() {
     assert_eq!(tracepoint::ALL.len(), 8);
     let _ = VcpuRunExit::default();
 }
+
+#[test]
+fn concurrent_attaches_and_detaches_all_land() {
+    HostPlatform::install();
+    let tp = &tracepoint::VCPU_SCHED;
+    let object = Arc::new(LoadedObject::load(EXIT_COUNT, ExecMode::Interpreter).unwrap());
+    let program = |name: String| Arc::new(AttachedProgram::new(name, object.clone(), 0).unwrap());
+    // Each change copies the list and installs the copy: two writers building on the same old
+    // list would lose one of the changes.
+    std::thread::scope(|scope| {
+        for thread in 0..4 {
+            let program = &program;
+            scope.spawn(move || {
+                for i in 0..50 {
+                    tp.attach(program(format!("t{thread}-{i}")));
+                }
+            });
+        }
+    });
+    assert_eq!(tp.describe().1.len(), 200);
+    std::thread::scope(|scope| {
+        for thread in 0..4 {
+            scope.spawn(move || {
+                for i in 0..50 {
+                    tp.detach(&format!("t{thread}-{i}")).unwrap();
+                }
+            });
+        }
+    });
+    assert!(tp.describe().1.is_empty());
+}

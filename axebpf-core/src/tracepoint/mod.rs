@@ -251,14 +251,18 @@ impl Tracepoint {
         Ok(())
     }
 
+    /// Copies the attachments, applies `change` and installs the copy, all under the SRCU's
+    /// writers' lock (two attaches at once both land).
     fn update(&self, change: impl FnOnce(&mut Attachments)) {
-        let mut next = Attachments::default();
-        self.attachments.read(0, |current| {
-            next.filter = current.filter.clone();
-            next.programs = current.programs.clone();
-        });
-        change(&mut next);
-        drop(self.attachments.replace(Some(alloc::boxed::Box::new(next))));
+        drop(self.attachments.update(|current| {
+            let mut next = Attachments::default();
+            if let Some(current) = current {
+                next.filter = current.filter.clone();
+                next.programs = current.programs.clone();
+            }
+            change(&mut next);
+            Some(alloc::boxed::Box::new(next))
+        }));
     }
 
     /// Adds a program; it runs on every firing that passes the filter, after those attached

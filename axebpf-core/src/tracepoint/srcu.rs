@@ -67,6 +67,19 @@ impl<T> Srcu<T> {
         self.writers.with(|()| self.replace_locked(value))
     }
 
+    /// Installs `make(current)` and returns the previous value once no reader can see it. The
+    /// whole read-modify-write holds the writers' lock, so concurrent updates never build on
+    /// the same old value and lose one another's change.
+    pub fn update(&self, make: impl FnOnce(Option<&T>) -> Option<Box<T>>) -> Option<Box<T>> {
+        self.writers.with(|()| {
+            // SAFETY: only a writer frees the current value, and writers hold this lock, so
+            // the pointer stays valid while `make` looks at it.
+            let current = unsafe { self.current.load(Ordering::SeqCst).as_ref() };
+            let next = make(current);
+            self.replace_locked(next)
+        })
+    }
+
     fn replace_locked(&self, value: Option<Box<T>>) -> Option<Box<T>> {
         let new = value.map_or(core::ptr::null_mut(), Box::into_raw);
         let old = self.current.swap(new, Ordering::SeqCst);
