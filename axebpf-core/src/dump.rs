@@ -178,8 +178,7 @@ impl ChunkHeader {
 
     /// The CRC this header (its CRC field taken as zero) and `payload` should carry.
     pub fn checksum(&self, payload: &[u8]) -> u32 {
-        let mut header = Self { crc: 0, ..*self }.to_bytes();
-        header[40..44].fill(0);
+        let header = Self { crc: 0, ..*self }.to_bytes();
         let mut digest = CRC.digest();
         digest.update(&header);
         digest.update(payload);

@@ -16,7 +16,7 @@
 //! has a second entry point for the JIT: a naked shim that aligns the stack, calls the helper
 //! through the System V ABI and restores the stack.
 
-use crate::maps::{Map, MapType, errno};
+use crate::maps::{MapType, errno};
 use crate::platform::{self, EmitError};
 use crate::record::{RECORD_SIZE, Record};
 use crate::{registry, trace_log};
@@ -111,7 +111,7 @@ fn ktime_get_ns(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
 }
 
 fn get_smp_processor_id(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
-    platform::installed().map_or(0, |p| u64::from(p.current_cpu()))
+    current_cpu() as u64
 }
 
 fn get_current_vm_id(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
@@ -130,19 +130,14 @@ fn current_cpu() -> usize {
     platform::installed().map_or(0, |p| p.current_cpu() as usize)
 }
 
-/// The map behind `handle` and the `len` bytes at `ptr`, if both are plausible.
+/// The `len` bytes at `ptr`, if `ptr` is not null.
 ///
 /// # Safety
 /// `ptr`, when not null, must point at `len` readable bytes for the duration of the call (the
 /// verifier's guarantee about the program's argument).
-unsafe fn map_and_bytes<'a>(handle: u64, ptr: u64, len: u32) -> Option<(&'static Map, &'a [u8])> {
-    let map = registry::lookup(handle)?;
-    if ptr == 0 {
-        return None;
-    }
+unsafe fn program_bytes<'a>(ptr: u64, len: u32) -> Option<&'a [u8]> {
     // SAFETY: non-null, and readable for `len` bytes by the caller's contract.
-    let bytes = unsafe { core::slice::from_raw_parts(ptr as *const u8, len as usize) };
-    Some((map, bytes))
+    (ptr != 0).then(|| unsafe { core::slice::from_raw_parts(ptr as *const u8, len as usize) })
 }
 
 fn map_lookup_elem(handle: u64, key: u64, _: u64, _: u64, _: u64) -> u64 {
@@ -150,7 +145,7 @@ fn map_lookup_elem(handle: u64, key: u64, _: u64, _: u64, _: u64) -> u64 {
         return 0;
     };
     // SAFETY: `key` is the program's pointer to `key_size` bytes (verifier's guarantee).
-    let Some((map, key)) = (unsafe { map_and_bytes(handle, key, map.spec().key_size) }) else {
+    let Some(key) = (unsafe { program_bytes(key, map.spec().key_size) }) else {
         return 0;
     };
     map.lookup(key, current_cpu())
@@ -161,12 +156,12 @@ fn map_update_elem(handle: u64, key: u64, value: u64, flags: u64, _: u64) -> u64
     let Some(map) = registry::lookup(handle) else {
         return negative(errno::EINVAL);
     };
-    let spec = *map.spec();
+    let spec = map.spec();
     // SAFETY: `key` and `value` are the program's pointers to `key_size` / `value_size` bytes.
-    let (Some((map, key)), Some((_, value))) = (unsafe {
+    let (Some(key), Some(value)) = (unsafe {
         (
-            map_and_bytes(handle, key, spec.key_size),
-            map_and_bytes(handle, value, spec.value_size),
+            program_bytes(key, spec.key_size),
+            program_bytes(value, spec.value_size),
         )
     }) else {
         return negative(errno::EINVAL);
@@ -182,7 +177,7 @@ fn map_delete_elem(handle: u64, key: u64, _: u64, _: u64, _: u64) -> u64 {
         return negative(errno::EINVAL);
     };
     // SAFETY: `key` is the program's pointer to `key_size` bytes.
-    let Some((map, key)) = (unsafe { map_and_bytes(handle, key, map.spec().key_size) }) else {
+    let Some(key) = (unsafe { program_bytes(key, map.spec().key_size) }) else {
         return negative(errno::EINVAL);
     };
     match map.delete(key, current_cpu()) {
