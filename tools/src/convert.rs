@@ -31,26 +31,40 @@ pub struct Request {
     pub options: Options,
 }
 
-/// Parses a duration such as `250ms`, `1s`, `500us`, `10000ns`, `2m` into ns.
+/// Parses a duration such as `250ms`, `1s`, `500us`, `10000ns`, `2m` into ns; a unit is required.
 pub fn parse_duration(text: &str) -> Result<u64> {
+    parse_duration_ns(text, None)
+}
+
+/// The one duration parser of the tools: a number and a unit (ns, us, ms, s, m) into ns, the unit
+/// `default_unit` when the text has none (`None`: a unit is required), at least 1 ns.
+pub fn parse_duration_ns(text: &str, default_unit: Option<&str>) -> Result<u64> {
+    let text = text.trim();
     let digits = text
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(digits);
+    let unit = match (unit, default_unit) {
+        ("", Some(default)) => default,
+        ("", None) => {
+            bail!("`{text}`: a duration is a number and a unit (ns, us, ms, s, m), e.g. `100ms`")
+        }
+        (unit, _) => unit,
+    };
     let scale = match unit {
         "ns" => 1.0,
         "us" | "µs" => 1e3,
         "ms" => 1e6,
         "s" => 1e9,
         "m" | "min" => 60e9,
-        _ => bail!("`{text}`: a duration is a number and a unit (ns, us, ms, s, m), e.g. `100ms`"),
+        other => bail!("`{text}`: unknown unit `{other}` (ns, us, ms, s, m)"),
     };
-    let number: f64 = number
-        .parse()
-        .with_context(|| format!("`{text}`: `{number}` is not a number"))?;
+    let number: f64 = number.parse().with_context(|| {
+        format!("`{text}`: `{number}` is not a number (a duration such as 5s, 500ms or 2m)")
+    })?;
     let ns = number * scale;
     if !(ns >= 1.0 && ns < u64::MAX as f64) {
-        bail!("`{text}`: the duration must be at least 1 ns");
+        bail!("`{text}`: the duration must be positive (at least 1 ns)");
     }
     Ok(ns as u64)
 }

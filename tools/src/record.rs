@@ -115,25 +115,13 @@ pub fn parse_mix(spec: &str, exits: u32) -> Result<Mix> {
     Ok(mix)
 }
 
-/// Parses `5s`, `500ms`, `2m` or `1.5s`.
+/// Parses `5s`, `500ms`, `2m` or `1.5` (seconds): positive and under a day.
 pub fn parse_duration(text: &str) -> Result<Duration> {
-    let text = text.trim();
-    let (number, unit) = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .map_or((text, "s"), |at| text.split_at(at));
-    let value: f64 = number
-        .parse()
-        .with_context(|| format!("`{text}`: expected a duration such as 5s, 500ms or 2m"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        other => bail!("`{text}`: unknown unit `{other}` (ms, s, m)"),
-    };
-    if !(seconds > 0.0 && seconds < 24.0 * 3600.0) {
+    let ns = crate::convert::parse_duration_ns(text, Some("s"))?;
+    if ns >= 24 * 3600 * 1_000_000_000 {
         bail!("`{text}`: the duration must be positive and under a day");
     }
-    Ok(Duration::from_secs_f64(seconds))
+    Ok(Duration::from_nanos(ns))
 }
 
 /// Exits per vCPU that should take about `duration` with this mix: a short untraced run of the

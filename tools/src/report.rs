@@ -289,15 +289,10 @@ fn run_report(args: &ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Re
     let by = By::from(args.by);
     let sort = SortColumn::parse(&args.sort).map_err(anyhow::Error::msg)?;
     let interval_ns = match &args.log {
-        Some(_) => {
-            let interval =
-                crate::record::parse_duration(&args.log_interval).context("--log-interval")?;
-            Some(
-                u64::try_from(interval.as_nanos())
-                    .unwrap_or(u64::MAX)
-                    .max(1),
-            )
-        }
+        Some(_) => Some(
+            crate::convert::parse_duration_ns(&args.log_interval, Some("s"))
+                .context("--log-interval")?,
+        ),
         None => None,
     };
     let options = Options {
