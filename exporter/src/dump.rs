@@ -121,6 +121,13 @@ impl DumpMetadata {
                 _ => {} // newer keys are skipped, not refused
             }
         }
+        if meta.reasons.is_empty() {
+            // A writer that listed no reasons used the core's table; name them all from it.
+            meta.reasons = axebpf_core::exit_reason::ExitReason::ALL
+                .iter()
+                .map(|r| (r.code(), r.name().to_string()))
+                .collect();
+        }
         meta
     }
 

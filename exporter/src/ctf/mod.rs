@@ -19,7 +19,6 @@ use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::path::Path;
 
-use axebpf_core::exit_reason::ExitReason;
 use axebpf_core::record::{Record, event};
 
 use crate::dump::{DumpMetadata, DumpReader, Stop};
@@ -82,20 +81,12 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// The exit-reason mappings: the dump's own table (first name per code, first code per name),
-/// or the core's when the dump lists none.
+/// The exit-reason mappings: the dump's table (first name per code, first code per name).
 fn reason_mappings(meta: &DumpMetadata) -> Vec<(u32, String)> {
-    let mut listed: Vec<(u32, String)> = meta.reasons.clone();
-    if listed.is_empty() {
-        listed = ExitReason::ALL
-            .iter()
-            .map(|r| (r.code(), r.name().to_string()))
-            .collect();
-    }
     let mut out: Vec<(u32, String)> = Vec::new();
-    for (code, name) in listed {
-        if !out.iter().any(|(c, n)| *c == code || *n == name) {
-            out.push((code, name));
+    for (code, name) in &meta.reasons {
+        if !out.iter().any(|(c, n)| c == code || n == name) {
+            out.push((*code, name.clone()));
         }
     }
     out

@@ -639,7 +639,7 @@ impl Report {
     pub fn reason_name(&self, code: u32) -> String {
         match self.metadata.reasons.iter().find(|(c, _)| *c == code) {
             Some((_, name)) => name.clone(),
-            None => format!("{} ({code})", self.metadata.reason_name(code)),
+            None => format!("Other ({code})"),
         }
     }
 
