@@ -163,26 +163,20 @@ struct Stream<W: Write> {
 
 /// Appends one event of `record` (at `ts`) to `packet`.
 fn push_event(packet: &mut Vec<u8>, record: &Record, ts: u64) {
-    if record.event == event::VM_EXIT {
-        packet.extend_from_slice(&VM_EXIT_ID.to_le_bytes());
-        packet.extend_from_slice(&ts.to_le_bytes());
-        packet.extend_from_slice(&record.vm.to_le_bytes());
-        packet.extend_from_slice(&record.vcpu.to_le_bytes());
-        packet.extend_from_slice(&record.pcpu.to_le_bytes());
-        packet.extend_from_slice(&record.code.to_le_bytes());
-        packet.extend_from_slice(&record.aux.to_le_bytes());
-        packet.extend_from_slice(&record.data.to_le_bytes());
-    } else {
-        packet.extend_from_slice(&RECORD_ID.to_le_bytes());
-        packet.extend_from_slice(&ts.to_le_bytes());
+    let vm_exit = record.event == event::VM_EXIT;
+    let id = if vm_exit { VM_EXIT_ID } else { RECORD_ID };
+    packet.extend_from_slice(&id.to_le_bytes());
+    packet.extend_from_slice(&ts.to_le_bytes());
+    // `axtrace_record` carries the event id first; `vm_exit` is known by its class.
+    if !vm_exit {
         packet.extend_from_slice(&record.event.to_le_bytes());
-        packet.extend_from_slice(&record.vm.to_le_bytes());
-        packet.extend_from_slice(&record.vcpu.to_le_bytes());
-        packet.extend_from_slice(&record.pcpu.to_le_bytes());
-        packet.extend_from_slice(&record.code.to_le_bytes());
-        packet.extend_from_slice(&record.aux.to_le_bytes());
-        packet.extend_from_slice(&record.data.to_le_bytes());
     }
+    packet.extend_from_slice(&record.vm.to_le_bytes());
+    packet.extend_from_slice(&record.vcpu.to_le_bytes());
+    packet.extend_from_slice(&record.pcpu.to_le_bytes());
+    packet.extend_from_slice(&record.code.to_le_bytes());
+    packet.extend_from_slice(&record.aux.to_le_bytes());
+    packet.extend_from_slice(&record.data.to_le_bytes());
 }
 
 /// Fills in `packet`'s header and context (its first [`PACKET_PREAMBLE`] bytes, added if

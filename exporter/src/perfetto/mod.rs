@@ -407,9 +407,9 @@ impl<W: Write, F: FnMut(&OutputKey) -> std::io::Result<W>> Writer<'_, W, F> {
         seq.started = true;
         let buffer = &mut output.buffer;
         let start = buffer.len();
-        buffer.push(0x0a);
-        prost::encoding::encode_varint(packet.encoded_len() as u64, buffer);
-        packet.encode(buffer).expect("a Vec grows");
+        buffer.push(0x0a); // Trace.packet, field 1, length-delimited
+        // One pass over the packet for its length (`encode` would compute it again).
+        packet.encode_length_delimited(buffer).expect("a Vec grows");
         let len = (buffer.len() - start) as u64;
         if buffer.len() >= OUTPUT_BUFFER {
             output.out.write_all(buffer)?;
