@@ -213,24 +213,15 @@ impl LoadedObject {
             let verification = if options.unsafe_skip_verifier {
                 None
             } else {
-                let tp_name = options
-                    .attach
-                    .or_else(|| program.section.strip_prefix("tracepoint/vmm/"));
-                let no_tracepoint = |reason: String| ObjectError::NoTracepoint {
+                let tp = match options.attach {
+                    Some(name) => tracepoint::find(name),
+                    None => tracepoint::for_section(&program.section),
+                }
+                .map_err(|e| ObjectError::NoTracepoint {
                     name: program.name.clone(),
                     section: program.section.clone(),
-                    reason,
-                };
-                let tp = match tp_name {
-                    Some(name) => {
-                        tracepoint::find(name).map_err(|e| no_tracepoint(e.to_string()))?
-                    }
-                    None => {
-                        return Err(no_tracepoint(String::from(
-                            "the section names no VMM tracepoint (tracepoint/vmm/NAME)",
-                        )));
-                    }
-                };
+                    reason: e.to_string(),
+                })?;
                 let target = Target {
                     context_size: tp.context_size,
                     maps: &map_infos,

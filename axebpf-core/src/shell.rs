@@ -368,16 +368,17 @@ impl<F: Files> Shell<F> {
         for (index, program) in object.programs().iter().enumerate() {
             let tp = match forced {
                 Some(tp) => tp,
-                None => {
-                    let Some(tp_name) = program.section.strip_prefix("tracepoint/vmm/") else {
+                None => match tracepoint::for_section(&program.section) {
+                    Ok(tp) => tp,
+                    Err(tracepoint::TracepointError::NotATracepointSection(_)) => {
                         return error(format!(
                             "{file}: program `{}` is in section `{}`, which names no VMM \
                              tracepoint; use --attach TP",
                             program.name, program.section
                         ));
-                    };
-                    tracepoint::find(tp_name).map_err(|e| ShellError(e.to_string()))?
-                }
+                    }
+                    Err(e) => return error(e.to_string()),
+                },
             };
             plan.push((tp, index, format!("{name}/{}", program.name)));
         }

@@ -387,8 +387,9 @@ fn clang_compiled_patterns_verify_and_run() {
         let object = LoadedObject::load(CLANG_PATTERNS, mode).unwrap();
         assert_eq!(object.programs().len(), 3);
         for program in object.programs() {
-            let tp = program.section.strip_prefix("tracepoint/vmm/").unwrap();
-            let size = axebpf_core::tracepoint::find(tp).unwrap().context_size;
+            let size = axebpf_core::tracepoint::for_section(&program.section)
+                .unwrap()
+                .context_size;
             let mut ctx = context_bytes(size);
             let r0 = program.program.run(&mut ctx).unwrap();
             assert!(r0 <= 1, "{}: {r0}", program.name);

@@ -129,7 +129,7 @@ fn kvm(c: &mut Criterion) {
 
     let object = Arc::new(LoadedObject::load(EXIT_LATENCY, ExecMode::Jit).unwrap());
     for (index, program) in object.programs().iter().enumerate() {
-        let tp = tracepoint::find(program.section.trim_start_matches("tracepoint/vmm/")).unwrap();
+        let tp = tracepoint::for_section(&program.section).unwrap();
         tp.attach(Arc::new(
             AttachedProgram::new(program.name.clone(), object.clone(), index).unwrap(),
         ));

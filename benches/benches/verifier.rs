@@ -64,12 +64,13 @@ fn handlers(elf: &[u8], object_name: &str) -> Vec<Subject> {
         .iter_mut()
         .map(|program| {
             program.relocate_maps(handle);
-            let tp = program.section.strip_prefix("tracepoint/vmm/").unwrap();
             Subject {
                 name: format!("{object_name}_{}", program.name),
                 code: program.bytes().to_vec(),
                 maps: maps.clone(),
-                context_size: axebpf_core::tracepoint::find(tp).unwrap().context_size,
+                context_size: axebpf_core::tracepoint::for_section(&program.section)
+                    .unwrap()
+                    .context_size,
             }
         })
         .collect()

@@ -176,8 +176,7 @@ pub fn record(config: &RecordConfig) -> Result<RecordSummary> {
     );
     let mut attached = Vec::new();
     for (index, program) in object.programs().iter().enumerate() {
-        let tp_name = program.section.trim_start_matches("tracepoint/vmm/");
-        let tp = tracepoint::find(tp_name)?;
+        let tp = tracepoint::for_section(&program.section)?;
         let name = format!("record/{}", program.name);
         let program =
             AttachedProgram::new(name.clone(), object.clone(), index).context("program index")?;

@@ -162,6 +162,9 @@ pub enum TracepointError {
     /// No such tracepoint.
     #[error("no tracepoint `{0}` (see `trace list`)")]
     Unknown(String),
+    /// A program's ELF section does not name a VMM tracepoint.
+    #[error("section `{0}` names no VMM tracepoint (tracepoint/vmm/NAME)")]
+    NotATracepointSection(String),
     /// No platform to patch code with.
     #[error("no platform installed: call axebpf_core::platform::install first")]
     NoPlatform,
@@ -405,6 +408,14 @@ pub fn find(name: &str) -> Result<&'static Tracepoint, TracepointError> {
         .copied()
         .find(|tp| tp.name == short)
         .ok_or_else(|| TracepointError::Unknown(name.into()))
+}
+
+/// The tracepoint a program's ELF section names: `tracepoint/vmm/NAME` → `vmm:NAME`.
+pub fn for_section(section: &str) -> Result<&'static Tracepoint, TracepointError> {
+    let name = section
+        .strip_prefix("tracepoint/vmm/")
+        .ok_or_else(|| TracepointError::NotATracepointSection(section.into()))?;
+    find(name)
 }
 
 /// What a VM exit carries besides its reason (see [`context::VcpuRunExit`]).

@@ -73,8 +73,8 @@ fn main() {
     };
     let object = Arc::new(LoadedObject::load(image, ExecMode::Jit).expect("the handler loads"));
     for (index, program) in object.programs().iter().enumerate() {
-        let name = program.section.trim_start_matches("tracepoint/vmm/");
-        let tp = tracepoint::find(name).expect("the handler's tracepoints exist");
+        let tp =
+            tracepoint::for_section(&program.section).expect("the handler's tracepoints exist");
         let attached = AttachedProgram::new(program.name.clone(), object.clone(), index)
             .expect("index is in range");
         tp.attach(Arc::new(attached));
