@@ -215,10 +215,7 @@ pub fn recorded_by_axtrace_kvm(metadata: &DumpMetadata) -> bool {
         .programs
         .iter()
         .any(|p| p.starts_with("exit_latency"))
-        && (backend.starts_with("emulated (")
-            || backend.starts_with("hardware (")
-            || backend.starts_with("synthetic (")
-            || backend == "unknown KVM backend")
+        && axtrace_kvm::backend::is_run_label(backend)
 }
 
 /// Reads `path` into a report.

@@ -67,6 +67,15 @@ impl Backend {
     }
 }
 
+/// Whether `text` is a label a run of this crate reports as its backend ([`Backend::label`]
+/// of a usable backend, or the synthetic source's): how a reader knows a dump came from here.
+pub fn is_run_label(text: &str) -> bool {
+    text.starts_with("hardware (")
+        || text == "emulated (pvm)"
+        || text == "unknown KVM backend"
+        || text == crate::synthetic::LABEL
+}
+
 /// Opens `/dev/kvm` and checks the API version.
 fn open_dev_kvm() -> Result<(), String> {
     let kvm = kvm_ioctls::Kvm::new().map_err(|e| format!("cannot open /dev/kvm: {e}"))?;
