@@ -43,7 +43,7 @@ fn render_all(report: &Report, by: By, sort: SortColumn) {
 }
 
 fn collect_all(data: &[u8], sort: SortColumn) {
-    for (by, _) in By::ALL {
+    for by in By::ALL {
         let options = Options {
             by,
             windows: windows(),

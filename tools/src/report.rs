@@ -55,39 +55,6 @@ enum Command {
     Diff(DiffArgs),
 }
 
-/// Row grouping (`--by`).
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum ByArg {
-    /// One row per exit reason.
-    Reason,
-    /// Per VM and exit reason.
-    Vm,
-    /// Per vCPU and exit reason.
-    Vcpu,
-    /// IO exits per port and direction.
-    Port,
-    /// MMIO and nested-page-fault exits per guest-physical address, by device window.
-    Gpa,
-    /// MSR exits per MSR and direction.
-    Msr,
-    /// Hypercall exits per hypercall number.
-    Hypercall,
-}
-
-impl From<ByArg> for By {
-    fn from(by: ByArg) -> Self {
-        match by {
-            ByArg::Reason => By::Reason,
-            ByArg::Vm => By::Vm,
-            ByArg::Vcpu => By::Vcpu,
-            ByArg::Port => By::Port,
-            ByArg::Gpa => By::Gpa,
-            ByArg::Msr => By::Msr,
-            ByArg::Hypercall => By::Hypercall,
-        }
-    }
-}
-
 /// The unit of `.hgrm` values.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum Unit {
@@ -127,7 +94,7 @@ struct ReportArgs {
     /// Group rows by reason, vm, vcpu, port (and direction), gpa (grouped by device window),
     /// msr or hypercall.
     #[arg(long, value_enum, default_value = "reason")]
-    by: ByArg,
+    by: By,
     /// Sort rows (within each group) by name, samples, time, min, p50, p90, p99, p99.9, max,
     /// mean or stddev; numbers sort descending.
     #[arg(long, default_value = "samples")]
@@ -283,7 +250,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCo
 
 fn run_report(args: &ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCode> {
     let dump = args.dump.as_deref().context("a dump to read is required")?;
-    let by = By::from(args.by);
+    let by = args.by;
     let sort = SortColumn::parse(&args.sort).map_err(anyhow::Error::msg)?;
     let interval_ns = match &args.log {
         Some(_) => Some(

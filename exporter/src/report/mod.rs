@@ -27,8 +27,10 @@ use axebpf_core::record::{Record, event};
 use crate::dump::{DumpMetadata, DumpReader, Stop};
 use crate::hist::Latencies;
 
-/// How table rows are grouped.
+/// How table rows are grouped (`--by`: with the `clap` feature, a `clap::ValueEnum` whose values
+/// are [`By::name`]s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum By {
     /// One row per exit reason (all VMs and vCPUs).
     #[default]
@@ -49,23 +51,28 @@ pub enum By {
 }
 
 impl By {
-    /// Every grouping, with its command-line name.
-    pub const ALL: [(By, &'static str); 7] = [
-        (By::Reason, "reason"),
-        (By::Vm, "vm"),
-        (By::Vcpu, "vcpu"),
-        (By::Port, "port"),
-        (By::Gpa, "gpa"),
-        (By::Msr, "msr"),
-        (By::Hypercall, "hypercall"),
+    /// Every grouping.
+    pub const ALL: [By; 7] = [
+        By::Reason,
+        By::Vm,
+        By::Vcpu,
+        By::Port,
+        By::Gpa,
+        By::Msr,
+        By::Hypercall,
     ];
 
     /// The command-line name.
     pub fn name(self) -> &'static str {
-        By::ALL
-            .iter()
-            .find(|(by, _)| *by == self)
-            .map_or("reason", |(_, name)| name)
+        match self {
+            By::Reason => "reason",
+            By::Vm => "vm",
+            By::Vcpu => "vcpu",
+            By::Port => "port",
+            By::Gpa => "gpa",
+            By::Msr => "msr",
+            By::Hypercall => "hypercall",
+        }
     }
 
     /// Whether rows are per address (`data`) rather than per reason.
