@@ -90,10 +90,6 @@ fn size_of(opcode: u8) -> usize {
     }
 }
 
-fn reg_name(reg: &Reg) -> String {
-    describe_reg(reg)
-}
-
 impl Interp<'_> {
     fn note(&mut self, args: core::fmt::Arguments<'_>) {
         if !self.options.log || self.log.len() > MAX_LOG {
@@ -227,13 +223,7 @@ impl Interp<'_> {
     fn alu(&mut self, i: usize, insn: &Insn, s: &mut State) -> Outcome<usize> {
         let is64 = insn.class() == class::ALU64;
         let operation = insn.operation();
-        let dst = insn.dst;
-        if dst == 10 {
-            return Err((
-                Rule::R10Write,
-                String::from("R10 (the frame pointer) is read-only"),
-            ));
-        }
+        let dst = insn.dst; // never R10: `cfg` refuses R10 as a destination up front
         // `lsh64 rX, 32; rsh64 rX, 32` zero-extends; when the value already fits 32 bits it is
         // unchanged, so its copies stay linked (clang's idiom before indexing with a u32).
         if insn.opcode == op::LSH64_IMM
@@ -322,7 +312,7 @@ impl Interp<'_> {
                         "{} on pointer R{dst} ({}): only 64-bit add and sub of a bounded scalar \
                          are allowed",
                         super::disasm::ALU_NAMES[usize::from(operation >> 4)],
-                        reg_name(&Reg::Ptr(p))
+                        describe_reg(&Reg::Ptr(p))
                     ),
                 ));
             }
@@ -403,7 +393,10 @@ impl Interp<'_> {
             other => {
                 return Err((
                     Rule::NotMemory,
-                    format!("R{base} ({}) is not a pointer to memory", reg_name(&other)),
+                    format!(
+                        "R{base} ({}) is not a pointer to memory",
+                        describe_reg(&other)
+                    ),
                 ));
             }
         };
@@ -412,7 +405,7 @@ impl Interp<'_> {
                 Rule::NullCheck,
                 format!(
                     "R{base} ({}) may be NULL: compare it with 0 before using it",
-                    reg_name(&Reg::Ptr(pointer))
+                    describe_reg(&Reg::Ptr(pointer))
                 ),
             ));
         }
@@ -431,7 +424,7 @@ impl Interp<'_> {
                 rule,
                 format!(
                     "storing pointer {} into {} would leak it",
-                    reg_name(&Reg::Ptr(p)),
+                    describe_reg(&Reg::Ptr(p)),
                     region_name(self, pointer.region, size)
                 ),
             ));
@@ -579,7 +572,7 @@ impl Interp<'_> {
                 Rule::PtrLeak,
                 format!(
                     "the program returns pointer {} in R0",
-                    reg_name(&Reg::Ptr(p))
+                    describe_reg(&Reg::Ptr(p))
                 ),
             )),
             Reg::Ptr(p) if p.region == Region::Stack(depth as u8) => Err((
@@ -685,7 +678,7 @@ impl Interp<'_> {
                         format!(
                             "{name}: R{} must be a map (lddw rX, map:NAME), not {}",
                             k + 1,
-                            reg_name(&other)
+                            describe_reg(&other)
                         ),
                     ));
                 }
@@ -719,7 +712,7 @@ impl Interp<'_> {
                             Rule::PtrLeak,
                             format!(
                                 "{name}: R{r} is pointer {}; passing it would leak it",
-                                reg_name(&Reg::Ptr(p))
+                                describe_reg(&Reg::Ptr(p))
                             ),
                         ));
                     }
@@ -731,7 +724,7 @@ impl Interp<'_> {
                             Rule::HelperArg,
                             format!(
                                 "{name}: R{r} must be the context pointer, not {}",
-                                reg_name(&other)
+                                describe_reg(&other)
                             ),
                         ));
                     }
@@ -756,7 +749,7 @@ impl Interp<'_> {
                                 format!(
                                     "{name}: size R{} must be a number, not {}",
                                     r + 1,
-                                    reg_name(&other)
+                                    describe_reg(&other)
                                 ),
                             ));
                         }
@@ -817,7 +810,7 @@ impl Interp<'_> {
                     Rule::HelperArg,
                     format!(
                         "{helper}: {what} R{r} must point to memory, not {}",
-                        reg_name(&other)
+                        describe_reg(&other)
                     ),
                 ));
             }
@@ -861,7 +854,7 @@ impl Interp<'_> {
                 Rule::HelperArg,
                 format!(
                     "{helper}: {what} R{r} must point to the stack or a map value, not {}",
-                    reg_name(&reg)
+                    describe_reg(&reg)
                 ),
             )),
         }
@@ -949,8 +942,8 @@ impl Interp<'_> {
                 format!(
                     "comparing {} with {} would reveal an address (only NULL checks and \
                      pointers into the same region may be compared)",
-                    reg_name(&a),
-                    reg_name(&b)
+                    describe_reg(&a),
+                    describe_reg(&b)
                 ),
             )),
         }
@@ -1017,7 +1010,7 @@ fn offset_ptr(p: Ptr, b: &Scalar, subtract: bool, r: u8) -> Outcome<Ptr> {
             format!(
                 "pointer arithmetic with an unbounded scalar ({}); bound it with a comparison or \
                  a mask first",
-                reg_name(&Reg::Scalar(*b))
+                describe_reg(&Reg::Scalar(*b))
             ),
         ));
     }

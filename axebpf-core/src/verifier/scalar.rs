@@ -199,11 +199,6 @@ impl Scalar {
         (self.bits.mask == 0).then_some(self.bits.value)
     }
 
-    /// Whether 0 is impossible.
-    pub fn is_nonzero(&self) -> bool {
-        self.umin > 0
-    }
-
     /// Whether 0 is possible.
     pub fn may_be_zero(&self) -> bool {
         self.umin == 0

@@ -90,16 +90,18 @@ pub fn load_all() -> Vec<Case> {
         .collect()
 }
 
+/// The map type whose [`MapType::name`] is `name`.
 fn map_type(name: &str) -> Option<MapType> {
-    Some(match name {
-        "hash" => MapType::Hash,
-        "array" => MapType::Array,
-        "perf_event_array" => MapType::PerfEventArray,
-        "percpu_hash" => MapType::PercpuHash,
-        "percpu_array" => MapType::PercpuArray,
-        "lru_hash" => MapType::LruHash,
-        _ => return None,
-    })
+    [
+        MapType::Hash,
+        MapType::Array,
+        MapType::PerfEventArray,
+        MapType::PercpuHash,
+        MapType::PercpuArray,
+        MapType::LruHash,
+    ]
+    .into_iter()
+    .find(|kind| kind.name() == name)
 }
 
 pub fn parse_case(path: &Path) -> Result<Case, String> {
@@ -189,7 +191,7 @@ pub fn parse_case(path: &Path) -> Result<Case, String> {
         .iter()
         .find(|(name, _, _)| *name == context_name)
         .map(|(_, _, size)| *size)
-        .unwrap_or(0);
+        .expect("the header's context was checked when read; the default exists");
     Ok(Case {
         name: path.file_stem().unwrap().to_string_lossy().into_owned(),
         path: path.to_path_buf(),
