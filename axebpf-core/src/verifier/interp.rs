@@ -653,7 +653,7 @@ impl Interp<'_> {
                 format!("helper {id} has no prototype, so its arguments cannot be checked"),
             ));
         };
-        let name = proto.name;
+        let name = proto::helper_name(id).unwrap_or("helper");
         let regs = s.top().regs;
         let arg_reg = |k: usize| -> Outcome<Reg> {
             match regs[k + 1] {

@@ -46,11 +46,9 @@ pub enum MapKind {
     PerfEventArray,
 }
 
-/// One helper's prototype.
+/// One helper's prototype (its name is the runtime's, [`helper_name`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Prototype {
-    /// The helper's name.
-    pub name: &'static str,
     /// R1–R5.
     pub args: [Arg; 5],
     /// R0.
@@ -59,13 +57,8 @@ pub struct Prototype {
     pub map: MapKind,
 }
 
-const fn proto(name: &'static str, args: [Arg; 5], ret: Ret, map: MapKind) -> Prototype {
-    Prototype {
-        name,
-        args,
-        ret,
-        map,
-    }
+const fn proto(args: [Arg; 5], ret: Ret, map: MapKind) -> Prototype {
+    Prototype { args, ret, map }
 }
 
 use Arg::*;
@@ -75,19 +68,16 @@ pub fn prototype(id: u32) -> Option<Prototype> {
     let none = [Unused; 5];
     Some(match id {
         helpers::MAP_LOOKUP_ELEM => proto(
-            "map_lookup_elem",
             [Map, Key, Unused, Unused, Unused],
             Ret::MapValueOrNull,
             MapKind::KeyValue,
         ),
         helpers::MAP_UPDATE_ELEM => proto(
-            "map_update_elem",
             [Map, Key, Value, Scalar, Unused],
             Ret::Scalar,
             MapKind::KeyValue,
         ),
         helpers::MAP_DELETE_ELEM => proto(
-            "map_delete_elem",
             [Map, Key, Unused, Unused, Unused],
             Ret::Scalar,
             MapKind::KeyValue,
@@ -95,47 +85,47 @@ pub fn prototype(id: u32) -> Option<Prototype> {
         // The format arguments are read whatever the format says; uninitialised registers
         // would print stale values (possibly hypervisor addresses), so all three are required.
         helpers::TRACE_PRINTK => proto(
-            "trace_printk",
             [Memory, Size, Scalar, Scalar, Scalar],
             Ret::Scalar,
             MapKind::None,
         ),
         helpers::PERF_EVENT_OUTPUT => proto(
-            "perf_event_output",
             [Context, Map, Scalar, Memory, SizeOrZero],
             Ret::Scalar,
             MapKind::PerfEventArray,
         ),
-        helpers::KTIME_GET_NS => proto("ktime_get_ns", none, Ret::Scalar, MapKind::None),
-        helpers::GET_SMP_PROCESSOR_ID => {
-            proto("get_smp_processor_id", none, Ret::Scalar, MapKind::None)
-        }
-        helpers::GET_CURRENT_VM_ID => proto("get_current_vm_id", none, Ret::Scalar, MapKind::None),
-        helpers::GET_CURRENT_VCPU_ID => {
-            proto("get_current_vcpu_id", none, Ret::Scalar, MapKind::None)
-        }
+        helpers::KTIME_GET_NS => proto(none, Ret::Scalar, MapKind::None),
+        helpers::GET_SMP_PROCESSOR_ID => proto(none, Ret::Scalar, MapKind::None),
+        helpers::GET_CURRENT_VM_ID => proto(none, Ret::Scalar, MapKind::None),
+        helpers::GET_CURRENT_VCPU_ID => proto(none, Ret::Scalar, MapKind::None),
         _ => return None,
     })
 }
 
-/// The helper's name, if the verifier knows it.
+/// The name the runtime registers helper `id` under, if it registers one.
 pub fn helper_name(id: u32) -> Option<&'static str> {
-    prototype(id).map(|p| p.name)
+    helpers::ALL_HELPERS
+        .iter()
+        .find(|h| h.id == id)
+        .map(|h| h.name)
 }
 
 /// The helper id for a name (the corpus assembler's `call map_lookup_elem`).
 pub fn helper_id(name: &str) -> Option<u32> {
-    [
-        helpers::MAP_LOOKUP_ELEM,
-        helpers::MAP_UPDATE_ELEM,
-        helpers::MAP_DELETE_ELEM,
-        helpers::TRACE_PRINTK,
-        helpers::PERF_EVENT_OUTPUT,
-        helpers::KTIME_GET_NS,
-        helpers::GET_SMP_PROCESSOR_ID,
-        helpers::GET_CURRENT_VM_ID,
-        helpers::GET_CURRENT_VCPU_ID,
-    ]
-    .into_iter()
-    .find(|&id| helper_name(id) == Some(name))
+    helpers::ALL_HELPERS
+        .iter()
+        .find(|h| h.name == name)
+        .map(|h| h.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registered_helper_has_a_prototype() {
+        for helper in helpers::ALL_HELPERS {
+            assert!(prototype(helper.id).is_some(), "{} has none", helper.name);
+        }
+    }
 }
