@@ -148,7 +148,9 @@ fn map_lookup_elem(handle: u64, key: u64, _: u64, _: u64, _: u64) -> u64 {
     let Some(key) = (unsafe { program_bytes(key, map.spec().key_size) }) else {
         return 0;
     };
-    map.lookup(key, current_cpu())
+    // Shared maps ignore the CPU: ask the platform only when it matters.
+    let cpu = if map.is_per_cpu() { current_cpu() } else { 0 };
+    map.lookup(key, cpu)
         .map_or(0, |value| value.as_ptr() as u64)
 }
 

@@ -155,6 +155,12 @@ impl Map {
         }
     }
 
+    /// Whether the map keeps one copy per CPU (so lookups need the current CPU).
+    #[inline]
+    pub fn is_per_cpu(&self) -> bool {
+        matches!(self.kind, Kind::PercpuHash(_) | Kind::PercpuArray(_))
+    }
+
     /// `bpf_map_lookup_elem` on CPU `cpu`: a pointer to the `value_size` value bytes (8-byte
     /// aligned; for a per-CPU map, CPU `cpu`'s copy), or `None` (NULL) if the key is absent,
     /// the key has the wrong length, or `cpu` is out of range. The pointer stays valid while the
