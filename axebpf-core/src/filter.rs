@@ -36,7 +36,7 @@ use core::ops::Range;
 
 use tp_lexer::{Compiled, EvalError, FieldClassifier, FieldType, Schema};
 
-use crate::context::{ALL, Field};
+use crate::context::Field;
 
 use lex::{Lexer, Op, Tok};
 
@@ -101,12 +101,9 @@ impl Filter {
     /// Compiles `expr` against the fields of tracepoint `tracepoint` (`vcpu_run_exit` or
     /// `vmm:vcpu_run_exit`).
     pub fn compile(expr: &str, tracepoint: &str) -> Result<Self, FilterError> {
-        let name = tracepoint.strip_prefix("vmm:").unwrap_or(tracepoint);
-        let (_, fields, _) = ALL
-            .iter()
-            .find(|(n, _, _)| *n == name)
-            .ok_or_else(|| FilterError::UnknownTracepoint(tracepoint.into()))?;
-        Self::compile_fields(expr, fields)
+        let tp = crate::tracepoint::find(tracepoint)
+            .map_err(|_| FilterError::UnknownTracepoint(tracepoint.into()))?;
+        Self::compile_fields(expr, tp.fields)
     }
 
     /// Compiles `expr` against an explicit field list (unsigned little-endian integers of 1, 2,

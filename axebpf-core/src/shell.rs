@@ -284,9 +284,9 @@ impl<F: Files> Shell<F> {
         let filter = option(&mut args, "--filter")?;
         let tp = tracepoint_arg(&mut args, USAGE)?;
         let filter = match filter {
-            Some(expr) => {
-                Some(Filter::compile(&expr, tp.name).map_err(|e| ShellError(e.to_string()))?)
-            }
+            Some(expr) => Some(
+                Filter::compile_fields(&expr, tp.fields).map_err(|e| ShellError(e.to_string()))?,
+            ),
             None => None,
         };
         tp.set_filter(filter);
