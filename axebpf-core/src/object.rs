@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use crate::helpers::{ALL_HELPERS, Helper};
 use crate::loader::{self, LoadError};
-use crate::maps::{Map, MapError, MapSpec, MapType};
+use crate::maps::{Map, MapError};
 use crate::platform;
 use crate::registry::{self, MapHandle, RegistryFull};
 use crate::runtime::{ExecMode, Program, RuntimeError};
@@ -169,14 +169,7 @@ impl LoadedObject {
                 name: def.name.clone(),
                 error,
             };
-            let map_type = MapType::try_from(def.map_type).map_err(map_error)?;
-            let spec = MapSpec {
-                map_type,
-                key_size: def.key_size,
-                value_size: def.value_size,
-                max_entries: def.max_entries,
-                flags: def.flags,
-            };
+            let spec = def.spec().map_err(map_error)?;
             let map = alloc::boxed::Box::new(Map::new(spec, possible_cpus).map_err(map_error)?);
             // On error `loaded` drops and unregisters what was registered so far.
             let handle = registry::register(&map)?;

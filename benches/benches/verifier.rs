@@ -20,7 +20,6 @@ use std::path::Path;
 
 use axebpf_core::helpers::ALL_HELPERS;
 use axebpf_core::loader;
-use axebpf_core::maps::{MapSpec, MapType};
 use axebpf_core::platform::host::HostPlatform;
 use axebpf_core::runtime::{ExecMode, Program};
 use axebpf_core::verifier::{self, MapInfo, Options, Target};
@@ -50,13 +49,7 @@ fn handlers(elf: &[u8], object_name: &str) -> Vec<Subject> {
         .map(|(i, def)| MapInfo {
             handle: handle(i),
             name: def.name.clone(),
-            spec: MapSpec {
-                map_type: MapType::try_from(def.map_type).unwrap(),
-                key_size: def.key_size,
-                value_size: def.value_size,
-                max_entries: def.max_entries,
-                flags: def.flags,
-            },
+            spec: def.spec().unwrap(),
         })
         .collect();
     object

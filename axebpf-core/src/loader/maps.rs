@@ -49,6 +49,19 @@ pub struct MapDef {
     pub flags: u32,
 }
 
+impl MapDef {
+    /// The spec of the map this definition asks for (an unknown type is the error).
+    pub fn spec(&self) -> Result<crate::maps::MapSpec, crate::maps::MapError> {
+        Ok(crate::maps::MapSpec {
+            map_type: crate::maps::MapType::try_from(self.map_type)?,
+            key_size: self.key_size,
+            value_size: self.value_size,
+            max_entries: self.max_entries,
+            flags: self.flags,
+        })
+    }
+}
+
 /// Where a map's definition sits: relocations against `(section, offset)` refer to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct MapSite {
