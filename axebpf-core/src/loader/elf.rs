@@ -84,6 +84,35 @@ pub(crate) struct Elf<'a> {
 }
 
 impl<'a> Elf<'a> {
+    /// The symbols of section `section` that `keep` selects, in offset order, each with its
+    /// size: `st_size`, or when that is 0 the distance to the next one (or to the section's end,
+    /// `section_len`).
+    pub fn sized_symbols(
+        &self,
+        section: usize,
+        section_len: u64,
+        keep: impl Fn(&Symbol<'a>) -> bool,
+    ) -> Vec<(&Symbol<'a>, u64)> {
+        let mut symbols: Vec<&Symbol<'a>> = self
+            .symbols
+            .iter()
+            .filter(|sym| sym.section == Some(section) && keep(sym))
+            .collect();
+        symbols.sort_by_key(|sym| sym.value);
+        (0..symbols.len())
+            .map(|i| {
+                let sym = symbols[i];
+                let next = symbols.get(i + 1).map_or(section_len, |next| next.value);
+                let size = if sym.size != 0 {
+                    sym.size
+                } else {
+                    next.saturating_sub(sym.value)
+                };
+                (sym, size)
+            })
+            .collect()
+    }
+
     /// Checks the header and reads the section, symbol and relocation tables.
     pub fn parse(data: &'a [u8]) -> Result<Self, LoadError> {
         check_ident(data)?;

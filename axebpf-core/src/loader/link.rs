@@ -116,12 +116,7 @@ fn section_functions<'a>(
     if !data.len().is_multiple_of(INSN_SIZE) {
         return Err(misaligned("size".into(), data.len() as u64));
     }
-    let mut symbols: Vec<_> = elf
-        .symbols
-        .iter()
-        .filter(|sym| sym.section == Some(section.index) && sym.kind == STT_FUNC)
-        .collect();
-    symbols.sort_by_key(|sym| sym.value);
+    let symbols = elf.sized_symbols(section.index, data.len() as u64, |sym| sym.kind == STT_FUNC);
     if symbols.is_empty() && !data.is_empty() && section.name != ".text" {
         let function = Function {
             section: section.name,
@@ -136,15 +131,7 @@ fn section_functions<'a>(
         return Ok(vec![function]);
     }
     let mut functions = Vec::with_capacity(symbols.len());
-    for (i, sym) in symbols.iter().enumerate() {
-        let next = symbols
-            .get(i + 1)
-            .map_or(data.len() as u64, |next| next.value);
-        let size = if sym.size != 0 {
-            sym.size
-        } else {
-            next.saturating_sub(sym.value)
-        };
+    for &(sym, size) in &symbols {
         if !sym.value.is_multiple_of(INSN_SIZE as u64) {
             return Err(misaligned(format!("offset of `{}`", sym.name), sym.value));
         }

@@ -223,28 +223,13 @@ fn legacy_maps(
     out: &mut Vec<(MapSite, MapDef)>,
 ) -> Result<(), LoadError> {
     let data = section.data()?;
-    let mut symbols: Vec<_> = elf
-        .symbols
-        .iter()
-        .filter(|sym| {
-            sym.section == Some(section.index)
-                && !sym.name.is_empty()
-                && sym.kind != object::elf::STT_SECTION.0
-        })
-        .collect();
-    symbols.sort_by_key(|sym| sym.value);
-    for (i, sym) in symbols.iter().enumerate() {
+    let symbols = elf.sized_symbols(section.index, data.len() as u64, |sym| {
+        !sym.name.is_empty() && sym.kind != object::elf::STT_SECTION.0
+    });
+    for (sym, size) in symbols {
         let bad = |reason: String| LoadError::BadMapDefinition {
             map: sym.name.to_string(),
             reason,
-        };
-        let next = symbols
-            .get(i + 1)
-            .map_or(data.len() as u64, |next| next.value);
-        let size = if sym.size != 0 {
-            sym.size
-        } else {
-            next.saturating_sub(sym.value)
         };
         let bytes = usize::try_from(sym.value)
             .ok()
