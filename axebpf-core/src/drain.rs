@@ -96,6 +96,11 @@ impl<'a, S: Sink> Drain<'a, S> {
         self.dropped_written.iter().sum()
     }
 
+    /// The writer (for its sink's own counters).
+    pub fn writer(&self) -> &DumpWriter<S> {
+        &self.writer
+    }
+
     /// The writer back (its sink holds the dump).
     pub fn finish(self) -> DumpWriter<S> {
         self.writer

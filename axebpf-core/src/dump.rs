@@ -311,6 +311,11 @@ impl<S: Sink> DumpWriter<S> {
         self.bytes_written
     }
 
+    /// The sink.
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
     /// The sink back.
     pub fn into_sink(self) -> S {
         self.sink

@@ -175,6 +175,11 @@ impl<F: Files> Shell<F> {
         self.symbols = Some((table, load_bias));
     }
 
+    /// The names objects are loaded under, in name order (for a dump's metadata).
+    pub fn loaded(&self) -> impl Iterator<Item = &str> {
+        self.loaded.keys().map(String::as_str)
+    }
+
     fn symbolize(&self, addr: usize) -> String {
         self.symbols
             .as_ref()

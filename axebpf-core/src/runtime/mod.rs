@@ -14,7 +14,9 @@ use alloc::string::{String, ToString};
 use core::mem::ManuallyDrop;
 
 use crate::helpers::Helper;
-use crate::platform::{self, ExecMemoryError, ExecRegion, Platform};
+#[cfg(target_arch = "x86_64")]
+use crate::platform;
+use crate::platform::{ExecMemoryError, ExecRegion, Platform};
 
 pub use rewrite::RewriteError;
 
@@ -22,7 +24,9 @@ pub use rewrite::RewriteError;
 pub const MAX_INSNS: usize = 4096;
 /// Upper bound of x86-64 bytes rbpf's JIT emits for one eBPF instruction (checked by a test that
 /// JIT-compiles every opcode), plus room for the prologue and epilogue.
+#[cfg(target_arch = "x86_64")]
 const JIT_BYTES_PER_INSN: usize = 96;
+#[cfg(target_arch = "x86_64")]
 const JIT_FIXED_BYTES: usize = 512;
 
 /// How a program runs.
