@@ -6,8 +6,9 @@
 //!   when already done. Every other task runs it first.
 //! * `bpf` — compiles the C eBPF sources with clang; `bpf --check` fails if a committed object
 //!   no longer matches its source (the test command runs it).
-//! * `test` — everything CI checks: fmt, clippy, stale eBPF objects, the workspace tests, the
-//!   no_std build, loom, a 20-second fuzz run of each target.
+//! * `test` — everything CI checks: fmt, clippy, stale eBPF objects, the workspace tests,
+//!   axtrace inside AxVisor on QEMU aarch64 (`axvisor test`), the no_std build, loom, a
+//!   20-second fuzz run of each target.
 //! * `nostd` — builds the in-hypervisor crates for `x86_64-unknown-none`.
 //! * `loom` — model-checks the ring's protocol.
 //! * `fuzz [SECONDS]` — fuzzes the ELF loader, the filter compiler, the shell and the report (cargo-fuzz).
@@ -20,6 +21,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod axvisor;
 mod bench;
 mod bpf;
 mod symbols;
@@ -52,6 +54,7 @@ fn main() -> Result<()> {
         "bpf" => setup().and_then(|()| bpf::build_all(&workspace_root())),
         "symbols" => symbols::run(&rest),
         "bench" => bench::run(&workspace_root(), &rest),
+        "axvisor" => axvisor::run(&rest),
         "" | "help" | "--help" | "-h" => {
             print_help();
             Ok(())
@@ -70,14 +73,16 @@ fn print_help() {
          setup   add the {NOSTD_TARGET} target and clang (idempotent)\n  \
          bpf     compile the C eBPF sources (*.bpf.c) with clang; --check: fail if a\n          \
          committed object is stale\n  \
-         test    fmt, clippy, bpf --check, tests, no_std, loom, fuzz (what CI runs)\n  \
+         test    fmt, clippy, bpf --check, tests, axvisor test, no_std, loom, fuzz (what CI runs)\n  \
          nostd   build {} for {NOSTD_TARGET}\n  \
          loom    model-check the ring protocol with loom\n  \
          fuzz [S] fuzz each target for S seconds (default 20)\n  \
          symbols E -o F  write the kallsyms table of ELF file E to F\n  \
          demo    run the main job\n  \
          bench [--quick] [--check FILE] [--save-baseline FILE] [--peer lttng]\n          \
-         run the benchmarks, write target/bench/summary.json, gate on a baseline",
+         run the benchmarks, write target/bench/summary.json, gate on a baseline\n  \
+         axvisor <fetch|build|run|exec>  AxVisor 0.8.2 with axtrace on QEMU aarch64\n          \
+         (`cargo xtask axvisor help`)",
         NOSTD_CRATES.join(", ")
     );
 }
@@ -206,7 +211,7 @@ fn runs(program: &str) -> bool {
 
 /// `apt-get install` of `packages` (as root, or with `sudo -n`); `apt-get update` only if the
 /// first attempt fails.
-pub fn apt_install(packages: &[&str]) -> Result<()> {
+pub(crate) fn apt_install(packages: &[&str]) -> Result<()> {
     if !runs("apt-get") {
         bail!(
             "needs the Debian packages {} and this machine has no apt-get: install them",
@@ -305,6 +310,10 @@ fn test_all() -> Result<()> {
             "axvcpu_exit",
         ]),
     )?;
+    // axtrace inside the real AxVisor on QEMU aarch64: build (cached in target/axvisor), boot,
+    // trace both guests through AxVisor's own shell, check counts, dump, Perfetto, sites.
+    eprintln!("xtask: axvisor test");
+    axvisor::run(&["test".to_string()])?;
     nostd()?;
     loom()?;
     fuzz(FUZZ_SECONDS)?;

@@ -16,6 +16,7 @@ use axtrace_exporter::dump::DumpReader;
 use axtrace_exporter::perfetto::{
     DEFAULT_COUNTER_WINDOW_NS, Options, OutputKey, Split, Stats, convert, convert_split,
     drop_counter_track_uuid, exit_rate_track_uuid, ring_fill_track_uuid, vcpu_track_uuid,
+    vm_track_uuid,
 };
 use perfetto_protos::trace::Trace;
 use perfetto_protos::track_event::track_event::Type;
@@ -45,6 +46,8 @@ struct Decoded {
     counter_tracks: HashMap<u64, String>,
     /// Track events that named no track and took their sequence's default.
     defaulted: u64,
+    /// Track → its parent track (for tracks that have one).
+    parents: HashMap<u64, u64>,
 }
 
 /// Per-sequence interning state.
@@ -91,6 +94,7 @@ fn decode(bytes: &[u8]) -> Decoded {
             let desc = packet.track_descriptor();
             if desc.has_parent_uuid() {
                 assert!(tracks.contains(&desc.parent_uuid()), "parent defined first");
+                out.parents.insert(desc.uuid(), desc.parent_uuid());
             }
             assert!(tracks.insert(desc.uuid()), "a track is defined once");
             if desc.counter.is_some() {
@@ -343,6 +347,41 @@ fn the_demo_dump_decodes_when_present() {
         assert_eq!(slices.count() as u64, stats.slices + stats.guest_slices);
         assert_eq!(decoded.drops, stats.dropped_records);
     }
+}
+
+/// A dump AxVisor wrote inside QEMU (`cargo xtask axvisor test` sets `AXTRACE_AXVISOR_DUMP`):
+/// one slice per exit record on its vCPU's track, each vCPU track a child of its VM's track,
+/// for every vCPU of the dump's metadata that recorded exits. Without the variable there is no
+/// such dump to check (the xtask runs this test right after writing one).
+#[test]
+fn an_axvisor_dump_has_a_track_per_vm_and_vcpu() {
+    let Some(path) = std::env::var_os("AXTRACE_AXVISOR_DUMP") else {
+        return;
+    };
+    let bytes = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("AXTRACE_AXVISOR_DUMP={}: {e}", path.to_string_lossy()));
+    let mut reader = DumpReader::open(&bytes[..]).unwrap();
+    let meta = reader.metadata().clone();
+    assert!(meta.host.contains("AxVisor"), "{}", meta.host);
+    let mut chunks = Vec::new();
+    while let Some(chunk) = reader.next_chunk() {
+        chunks.push((chunk.ring, chunk.records, chunk.dropped));
+    }
+    assert!(reader.stop().is_none(), "the dump reads to its end");
+    let (_, decoded) = run(&bytes, false);
+    check_exit_slices(&decoded, &chunks);
+    let with_exits = exits_per_track(&chunks);
+    for &(_, vm, vcpu) in &meta.vcpus {
+        let track = vcpu_track_uuid(vm, vcpu);
+        if with_exits.contains_key(&track) {
+            assert_eq!(decoded.parents.get(&track), Some(&vm_track_uuid(vm)));
+        }
+    }
+    let vms: HashSet<u16> = meta.vcpus.iter().map(|&(_, vm, _)| vm).collect();
+    assert!(
+        vms.len() >= 2 && with_exits.len() >= 4,
+        "2 VMs x 2 vCPUs traced"
+    );
 }
 
 /// Chunks of two VMs with two vCPUs each, in time order per vCPU, spread over ~50 ms (several 10 ms windows, a gap of

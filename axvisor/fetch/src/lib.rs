@@ -1,0 +1,1 @@
+//! Empty: the package exists only for its `Cargo.lock` (see `Cargo.toml`).
