@@ -1,7 +1,8 @@
-//! `cargo xtask bench [--quick] [--check FILE] [--save-baseline FILE] [--peer lttng]`: runs every
-//! criterion benchmark of `benches/` (each `[[bench]]` of `benches/Cargo.toml`), writes
-//! `<target>/bench/summary.json` in Bencher Metric Format, and optionally gates on a baseline
-//! and compares against LTTng-UST in the same run.
+//! `cargo xtask bench [--quick] [--check FILE] [--save-baseline FILE] [--peer lttng]
+//! [--axvisor]`: runs every criterion benchmark of `benches/` (each `[[bench]]` of
+//! `benches/Cargo.toml`), writes `<target>/bench/summary.json` in Bencher Metric Format, and
+//! optionally gates on a baseline, compares against LTTng-UST in the same run and measures
+//! tracing inside AxVisor (instructions per exit under QEMU `-icount`, `axvisor/bench.rs`).
 //!
 //! Summary (BMF: `{"<benchmark>": {"<measure>": {"value", "lower_value", "upper_value"}}}`):
 //! * `latency` — criterion's median time in ns, per element when the benchmark declares an
@@ -180,6 +181,8 @@ struct Options {
     check: Option<PathBuf>,
     save_baseline: Option<PathBuf>,
     peer_lttng: bool,
+    /// Also measure tracing inside AxVisor on QEMU (`axvisor::bench`).
+    axvisor: bool,
     /// Only these `[[bench]]` targets (default: all).
     only: Vec<String>,
 }
@@ -197,6 +200,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
             "--quick" => options.quick = true,
             "--check" => options.check = Some(value("a baseline summary file")?.into()),
             "--save-baseline" => options.save_baseline = Some(value("a file to write")?.into()),
+            "--axvisor" => options.axvisor = true,
             "--peer" => match value("a peer (lttng)")?.as_str() {
                 "lttng" => options.peer_lttng = true,
                 other => bail!("unknown peer `{other}` (known: lttng)"),
@@ -204,7 +208,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
             "--bench" => options.only.push(value("a [[bench]] name")?),
             other => bail!(
                 "unknown option `{other}`; usage: cargo xtask bench [--quick] [--check FILE] \
-                 [--save-baseline FILE] [--peer lttng] [--bench NAME]…"
+                 [--save-baseline FILE] [--peer lttng] [--axvisor] [--bench NAME]…"
             ),
         }
     }
@@ -264,11 +268,30 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     } else {
         None
     };
+    let axvisor = if options.axvisor {
+        let layout = crate::axvisor::Layout::new();
+        match crate::axvisor::bench::measure(&layout, &crate::axvisor::Options::default()) {
+            Ok(cost) => {
+                cost.add_to(&mut summary);
+                Some(cost)
+            }
+            Err(why) => {
+                eprintln!("xtask: bench: AxVisor measurement failed: {why:#}");
+                failed.push("axvisor".to_string());
+                None
+            }
+        }
+    } else {
+        None
+    };
     let summary_path = suite.target_dir.join("bench").join("summary.json");
     write_json(&summary_path, &summary)?;
     print!("{}", format_summary(&summary));
     if let Some(peer) = &peer {
         println!("{peer}");
+    }
+    if let Some(cost) = &axvisor {
+        println!("{cost}");
     }
     eprintln!("xtask: bench: wrote {}", summary_path.display());
     if let Some(path) = &options.save_baseline {

@@ -1,9 +1,9 @@
 //! Static-key text patching for aarch64: a site is one 4-byte instruction, NOP or `B`.
 //!
-//! AxVisor maps its kernel text read+execute only, so the word is written through a temporary
-//! writable alias of the text's physical page, then the caches are made coherent the way the
-//! architecture asks for modified code (clean the D-cache line to the point of unification,
-//! invalidate the I-cache line, `DSB ISH`, `ISB`). NOP ↔ `B` are among the instructions the Arm
+//! AxVisor maps its kernel text read+execute only, so the word is written through a writable
+//! alias of the text's physical page ([`writable_alias`]), then the caches are made coherent
+//! the way the architecture asks for modified code (clean the D-cache line to the point of
+//! unification, invalidate the I-cache line, `DSB ISH`, `ISB`). NOP ↔ `B` are among the instructions the Arm
 //! ARM allows to be modified while other CPUs execute them (the "concurrent modification and
 //! execution" list), so no CPU is stopped: a CPU runs either the old or the new instruction,
 //! as Linux's arm64 jump labels rely on.
@@ -58,25 +58,13 @@ pub unsafe fn patch(addr: *mut u8, bytes: &[u8]) -> Result<(), PatchError> {
     let paddr = ax_hal::mem::virt_to_phys(VirtAddr::from(addr as usize));
     let page = paddr.align_down_4k();
     let offset = paddr.as_usize() - page.as_usize();
-    let mut aspace = ax_mm::kernel_aspace().lock_irqsave();
-    let limit = VirtAddrRange::new(aspace.base(), aspace.end());
-    let alias = aspace
-        .find_free_area(aspace.base(), PAGE_SIZE_4K, limit)
-        .ok_or_else(|| fail("no free kernel address for the writable alias"))?;
-    aspace
-        .map_linear(
-            alias,
-            PhysAddr::from(page.as_usize()),
-            PAGE_SIZE_4K,
-            MappingFlags::READ | MappingFlags::WRITE,
-        )
-        .map_err(|_| fail("could not map the writable alias of the text page"))?;
-    let alias_word = (alias.as_usize() + offset) as *mut u32;
-    // SAFETY: `alias_word` is the writable alias, just mapped, of the aligned site word; a
-    // single aligned 32-bit store is single-copy atomic, so an executing CPU sees the old or
-    // the new instruction. The maintenance sequence is the architecture's for modified code:
-    // clean the written line to the point of unification, invalidate the executed line,
-    // complete both, resynchronise this CPU's fetch.
+    let alias = writable_alias(page).map_err(fail)?;
+    let alias_word = (alias + offset) as *mut u32;
+    // SAFETY: `alias_word` is the writable alias of the aligned site word; a single aligned
+    // 32-bit store is single-copy atomic, so an executing CPU sees the old or the new
+    // instruction. The maintenance sequence is the architecture's for modified code: clean the
+    // written line to the point of unification, invalidate the executed line (both broadcast
+    // to the inner-shareable domain), complete both, resynchronise this CPU's fetch.
     unsafe {
         core::ptr::write_volatile(alias_word, word);
         asm!(
@@ -90,9 +78,39 @@ pub unsafe fn patch(addr: *mut u8, bytes: &[u8]) -> Result<(), PatchError> {
             options(nostack)
         );
     }
+    Ok(())
+}
+
+/// Text pages that hold sites (a handful) → their writable alias. Callers are serialised by
+/// axebpf-core's key lock.
+static ALIASES: std::sync::Mutex<alloc::vec::Vec<(usize, usize)>> =
+    std::sync::Mutex::new(alloc::vec::Vec::new());
+
+/// The writable alias of text page `page`, mapped on first use and kept: unmapping needs
+/// ax_mm's TLB shootdown, an IPI round every other CPU must answer, which hung (under QEMU
+/// `-icount`) while the kernel address space's lock was held with interrupts off. A kept alias
+/// is one extra writable mapping per text page with sites, at an address only this module
+/// knows.
+fn writable_alias(page: PhysAddr) -> Result<usize, &'static str> {
+    let mut aliases = ALIASES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(&(_, alias)) = aliases.iter().find(|(p, _)| *p == page.as_usize()) {
+        return Ok(alias);
+    }
+    let mut aspace = ax_mm::kernel_aspace().lock_irqsave();
+    let limit = VirtAddrRange::new(aspace.base(), aspace.end());
+    let alias = aspace
+        .find_free_area(aspace.base(), PAGE_SIZE_4K, limit)
+        .ok_or("no free kernel address for the writable alias")?;
     aspace
-        .unmap(alias, PAGE_SIZE_4K)
-        .map_err(|_| fail("could not unmap the writable alias"))
+        .map_linear(
+            alias,
+            page,
+            PAGE_SIZE_4K,
+            MappingFlags::READ | MappingFlags::WRITE,
+        )
+        .map_err(|_| "could not map the writable alias of the text page")?;
+    aliases.push((page.as_usize(), alias.as_usize()));
+    Ok(alias.as_usize())
 }
 
 /// The instruction word at `addr` (to show and check a site's state).

@@ -26,7 +26,7 @@ const FAKE_LIBS: &[&str] = &["libc.a", "libunwind.a", "libgcc_s.a"];
 /// An empty `ar` archive (what `ar crs libX.a` writes).
 const EMPTY_ARCHIVE: &[u8] = b"!<arch>\n";
 /// The whole build, a first one included (two shared cores).
-const BUILD_TIMEOUT: Duration = Duration::from_secs(90 * 60);
+const BUILD_TIMEOUT: Duration = Duration::from_secs(40 * 60);
 /// `cargo update --workspace` (adds our path crates to the lock).
 const LOCK_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// Guest builds and `llvm-objcopy`.
@@ -157,7 +157,7 @@ fn ensure_host_packages() -> Result<()> {
     Ok(())
 }
 
-/// Builds each guest of `guest.rs` into `target/axvisor/guests` and writes its VM configuration;
+/// Builds each guest of `guest.rs` (the test's and the bench's) into `target/axvisor/guests` and writes its VM configuration;
 /// returns the configurations' paths in order. Images (`guest.rs` sees to it) and configurations
 /// are rewritten only when their bytes change: AxVisor's build script embeds them and reruns on
 /// a newer file, which would relink AxVisor for nothing.
@@ -165,7 +165,7 @@ fn build_guests(layout: &Layout) -> Result<Vec<PathBuf>> {
     let dir = layout.guests();
     fs::create_dir_all(&dir)?;
     let mut configs = Vec::new();
-    for script in guest::scripts() {
+    for script in guest::scripts().into_iter().chain(guest::bench_scripts()) {
         let image = guest::build_guest(&script, &dir)
             .with_context(|| format!("axvisor build: guest {}", script.name))?;
         let config = dir.join(format!("{}.toml", script.name));

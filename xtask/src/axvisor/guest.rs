@@ -32,7 +32,10 @@ pub const UNBACKED_GPA: u64 = 0x6000_0000;
 /// `BANNER_SUFFIX`; each byte is one MMIO write to the UART.
 pub const BANNER_PREFIX: &str = "axtrace-guest vm";
 /// See [`BANNER_PREFIX`].
-pub const BANNER_SUFFIX: &str = " done\n";
+pub const BANNER_SUFFIX: &str = " done ";
+/// After the banner: the virtual-counter ticks vCPU 0's actions took, as 16 hex digits, and a
+/// newline — each byte one more MMIO write.
+pub const TICKS_LINE_BYTES: u64 = 16 + 1;
 /// MMIO writes every VM makes besides its scripted ones: each vCPU enables its virtual-timer
 /// PPI in its redistributor (`GICR_ISENABLER0`).
 const SETUP_MMIO_WRITES: u64 = 2;
@@ -259,6 +262,33 @@ pub fn scripts() -> Vec<GuestScript> {
     ]
 }
 
+/// The tracing-cost VMs of `cargo xtask axvisor bench` (built into every image, started only
+/// by the bench): the same guest doing nothing but [`BENCH_HYPERCALLS`] hypercalls on vCPU 0,
+/// so the difference of their run times is the cost of that many hypercall exits.
+pub fn bench_scripts() -> Vec<GuestScript> {
+    BENCH_HYPERCALLS
+        .iter()
+        .zip([(3, "axtrace-bench-3"), (4, "axtrace-bench-4")])
+        .map(|(&hypercalls, (vm_id, name))| GuestScript {
+            vm_id,
+            name,
+            phys_cpu_ids: [0, 1],
+            vcpus: [
+                VcpuActions {
+                    hypercalls,
+                    ..VcpuActions::default()
+                },
+                VcpuActions::default(),
+            ],
+            ends_with: GuestEnd::SystemOff,
+        })
+        .collect()
+}
+
+/// vCPU 0's hypercalls in the two bench VMs: fewer than a ring holds (1024), so the traced run
+/// never drops.
+pub const BENCH_HYPERCALLS: [u32; 2] = [100, 700];
+
 /// `axvisor/guest`: `guest.S` and `guest.ld`.
 pub fn source_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -416,7 +446,7 @@ pub fn expected_exits(script: &GuestScript) -> Vec<(u32, u64)> {
     };
     let fault = u64::from(script.ends_with == GuestEnd::Stage2Fault);
     let system_off = u64::from(script.ends_with == GuestEnd::SystemOff);
-    let banner = script.banner().len() as u64;
+    let banner = script.banner().len() as u64 + TICKS_LINE_BYTES;
     vec![
         (
             ExitReason::Hypercall.code(),
@@ -469,7 +499,7 @@ mod tests {
     #[test]
     fn an_empty_script_makes_only_the_fixed_exits() {
         let off = script(Default::default(), GuestEnd::SystemOff);
-        let banner = "axtrace-guest vm7 done\n".len() as u64;
+        let banner = "axtrace-guest vm7 done 0123456789abcdef\n".len() as u64;
         assert_eq!(
             expected_exits(&off),
             vec![
@@ -516,7 +546,7 @@ mod tests {
             sgis: 900,
         };
         let s = script([a, b], GuestEnd::Stage2Fault);
-        let banner = s.banner().len() as u64;
+        let banner = s.banner().len() as u64 + TICKS_LINE_BYTES;
         assert_eq!(count(&s, ExitReason::Hypercall), 101 + 1);
         assert_eq!(count(&s, ExitReason::Nothing), 202 + 303);
         assert_eq!(count(&s, ExitReason::MmioRead), 404 + 1);

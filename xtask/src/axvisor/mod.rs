@@ -10,6 +10,7 @@
 //! * `run [-- QEMU ARGS]` — the above, then boots it with the terminal attached (Ctrl-A X quits
 //!   QEMU).
 //! * `test` — the above, then axtrace's end-to-end check inside AxVisor (`test.rs`).
+//! * `bench` — the above, then the cost of tracing in instructions per exit (`bench.rs`).
 //! * `exec CMD… [-- QEMU ARGS]` — the above, then boots it, types each command into AxVisor's shell and prints
 //!   its output (`wait:TEXT` waits for TEXT on the console instead, `send:TEXT` types without
 //!   waiting for a prompt).
@@ -27,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+pub(crate) mod bench;
 pub(crate) mod build;
 pub(crate) mod fetch;
 pub(crate) mod guest;
@@ -82,6 +84,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             exec(&layout, &built, &options)
         }
         "test" => test::run(&layout, &options),
+        "bench" => bench::run(&layout, &options),
         "" | "help" | "--help" | "-h" => {
             print_help();
             Ok(())
@@ -102,6 +105,7 @@ fn print_help() {
          build   fetch, then build AxVisor for QEMU aarch64: target/axvisor/axvisor.bin\n  \
          run [-- QEMU ARGS]  build, then boot it on QEMU with this terminal (Ctrl-A X quits)\n  \
          test    build, boot and check axtrace inside AxVisor end to end (test.rs)\n  \
+         bench   instructions per exit, traced and untraced, under QEMU -icount (bench.rs)\n  \
          exec CMD… [-- QEMU ARGS]  build, boot, type each CMD into AxVisor's shell and\n          \
          print its output\n          \
          (`wait:TEXT` waits until TEXT appears on the console, `send:TEXT` types\n          \
