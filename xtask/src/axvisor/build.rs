@@ -224,6 +224,15 @@ fn check_lock(layout: &Layout, sources: &Sources) -> Result<()> {
             lock_path.display()
         );
     }
+    pin_to_workspace(
+        layout,
+        sources,
+        &new.difference(&old).cloned().collect::<Vec<_>>(),
+        &log,
+    )?;
+    let new: BTreeSet<LockedPackage> = locked_packages(&fs::read_to_string(&lock_path)?)
+        .into_iter()
+        .collect();
     let added: Vec<String> = new
         .difference(&old)
         .filter(|package| package.name != "axvm")
@@ -236,4 +245,65 @@ fn check_lock(layout: &Layout, sources: &Sources) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Pins the registry crates our glue brought into the copy's lock to the versions the axtrace
+/// workspace's `Cargo.lock` has (the ones its tests run with), where the two differ within one
+/// semver-compatible series: a new release on crates.io cannot change what goes into AxVisor.
+fn pin_to_workspace(
+    layout: &Layout,
+    sources: &Sources,
+    added: &[LockedPackage],
+    log: &Path,
+) -> Result<()> {
+    let ours = locked_packages(&fs::read_to_string(layout.root.join("Cargo.lock"))?);
+    for package in added.iter().filter(|p| p.source.starts_with("registry+")) {
+        let same_series: Vec<&LockedPackage> = ours
+            .iter()
+            .filter(|o| o.name == package.name && o.source == package.source)
+            .filter(|o| semver_series(&o.version) == semver_series(&package.version))
+            .collect();
+        let [pinned] = same_series[..] else {
+            continue; // not ours, or ambiguous
+        };
+        if pinned.version == package.version {
+            continue;
+        }
+        run_logged(
+            Step::Lock,
+            inner_cargo().current_dir(&sources.axvisor).args([
+                "update",
+                "-p",
+                &format!("{}@{}", package.name, package.version),
+                "--precise",
+                &pinned.version,
+            ]),
+            log,
+            LOCK_TIMEOUT,
+        )?;
+    }
+    Ok(())
+}
+
+/// The semver-compatible series of `version`: `1` for 1.x.y, `0.6` for 0.6.y, `0.0.3` for 0.0.3.
+fn semver_series(version: &str) -> String {
+    let parts: Vec<&str> = version.split(['.', '-', '+']).take(3).collect();
+    match parts[..] {
+        [major, ..] if major != "0" => major.to_string(),
+        ["0", minor, ..] if minor != "0" => format!("0.{minor}"),
+        _ => version.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod pin_tests {
+    use super::semver_series;
+
+    #[test]
+    fn semver_series_follow_cargo_compatibility() {
+        assert_eq!(semver_series("1.25.3"), "1");
+        assert_eq!(semver_series("0.40.0"), "0.40");
+        assert_eq!(semver_series("0.0.3"), "0.0.3");
+        assert_ne!(semver_series("0.39.1"), semver_series("0.40.0"));
+    }
 }
