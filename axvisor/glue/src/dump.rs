@@ -208,9 +208,17 @@ fn summary(open: &OpenDump) -> String {
     } else {
         0.0
     };
-    format!(
-        "dump {}: {records} records, {drops} dropped, {bytes} bytes, host writes {:.1} ms ({rate:.1} MB/s)",
+    let mut line = format!(
+        "dump {}: {records} records, {drops} dropped, {bytes} bytes, host writes {:.1} ms \
+         ({rate:.1} MB/s)",
         open.path,
         secs * 1e3
-    )
+    );
+    // Records a ring refused because a second writer held it (never seen; see `platform`):
+    // not in the ring's own drop count, so said here.
+    let contended = crate::contended_records();
+    if contended > 0 {
+        line.push_str(&format!(", {contended} more refused while a ring was busy"));
+    }
+    line
 }

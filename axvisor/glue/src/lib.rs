@@ -39,6 +39,11 @@ static PLATFORM: AxvisorPlatform = AxvisorPlatform {
 static PLATFORM_REF: &dyn Platform = &PLATFORM;
 static DUMPER: OnceLock<Dumper> = OnceLock::new();
 
+/// Records the rings refused because another writer held them (see [`platform::Rings`]).
+pub fn contended_records() -> u64 {
+    PLATFORM.rings.get().map_or(0, Rings::contended)
+}
+
 /// The drain, once [`init`] ran.
 pub fn dumper() -> Option<&'static Dumper> {
     DUMPER.get()
