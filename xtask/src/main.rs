@@ -29,7 +29,7 @@ mod symbols;
 /// The hypervisor's target: the no_std crates must build for it.
 const NOSTD_TARGET: &str = "x86_64-unknown-none";
 /// Crates that run inside the hypervisor and so must stay `no_std`.
-const NOSTD_CRATES: &[&str] = &["axtrace-ring", "axebpf-core"];
+const NOSTD_CRATES: &[&str] = &["axtrace-ring", "axebpf-core", "axebpf-vm"];
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);

@@ -1,0 +1,51 @@
+//! `axebpf-vm`: an eBPF interpreter of our own, `no_std` and allocation-free.
+//!
+//! It runs the RFC 9669 instruction set as Linux-style C compiled by clang needs it: ALU and
+//! ALU64 (with the ISA v4 signed division, modulo and sign-extending moves), byte swaps, 64-bit
+//! immediates, loads and stores of every size (with sign-extending loads), every `BPF_ATOMIC`
+//! operation in 32 and 64 bits as real atomics, all jumps (`gotol` and JMP32 included), helper
+//! calls through a table and BPF-to-BPF calls with a 512-byte frame each (at most
+//! [`MAX_FRAMES`]).
+//!
+//! Nothing here trusts the program: every memory access is checked against the context, the
+//! live stack frames and the regions the caller registered, jumps against the program's length,
+//! and a step budget ends runaway loops — each failure an [`Error`] with the pc.
+//!
+//! Layout: [`insn`] is the one definition of the encoding, [`interp`] the interpreter.
+//!
+//! ```
+//! use axebpf_vm::{Helper, Vm, insn::{Insn, alu, class, jmp, mode, size, source}};
+//!
+//! fn double(a: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+//!     a * 2
+//! }
+//!
+//! // r0 = *(u32 *)(r1 + 4); r1 = r0; r0 = double(r1); r0 += 1; exit
+//! let program = [
+//!     Insn::new(class::LDX | mode::MEM | size::W, 0, 1, 4, 0),
+//!     Insn::new(class::ALU64 | alu::MOV | source::X, 1, 0, 0, 0),
+//!     Insn::new(class::JMP | jmp::CALL, 0, 0, 0, 1),
+//!     Insn::new(class::ALU64 | alu::ADD | source::K, 0, 0, 0, 1),
+//!     Insn::new(class::JMP | jmp::EXIT, 0, 0, 0, 0),
+//! ];
+//! let code: Vec<u8> = program.iter().flat_map(|i| i.encode()).collect();
+//! let helpers: [Option<Helper>; 2] = [None, Some(double)];
+//! let mut vm = Vm::new(&helpers);
+//! let mut ctx = [0, 0, 0, 0, 21, 0, 0, 0];
+//! assert_eq!(vm.run(&code, &mut ctx), Ok(43));
+//!
+//! // Reading past the context is an error naming the pc, not undefined behaviour.
+//! let mut short = [0u8; 6];
+//! let err = vm.run(&code, &mut short).unwrap_err();
+//! assert_eq!(err.pc, 0);
+//! assert!(matches!(err.kind, axebpf_vm::ErrorKind::OutOfBounds { len: 4, write: false, .. }));
+//! ```
+#![no_std]
+
+pub mod insn;
+pub mod interp;
+
+pub use interp::{
+    AccessCheck, DEFAULT_BUDGET, Error, ErrorKind, Helper, MAX_FRAMES, MAX_REGIONS, Region,
+    STACK_SIZE, Vm,
+};
