@@ -672,20 +672,6 @@ fn the_model_agrees_with_itself_on_a_known_program() {
 // Differential tests: random programs.
 // ---------------------------------------------------------------------------------------------
 
-/// Fixed seeds; each gives `PROGRAMS_PER_SEED` programs, program `i` of seed `s` having the
-/// program seed `s * 1_000_003 + i`.
-const SEEDS: [u64; 8] = [
-    0x5eed_0001,
-    0x5eed_0002,
-    0x5eed_0003,
-    0x5eed_0004,
-    0xc0ff_ee00,
-    0x0bad_f00d,
-    0xdead_beef,
-    0x1234_5678,
-];
-const PROGRAMS_PER_SEED: u64 = 3000;
-
 /// Body length of program `seed`: 8 to 71 chunks.
 fn chunks(seed: u64) -> usize {
     8 + (seed % 64) as usize
@@ -742,26 +728,9 @@ fn check_program(seed: u64) -> Result<(), String> {
     ))
 }
 
-fn program_seeds() -> Vec<u64> {
-    if let Ok(seed) = std::env::var("ISA_SEED") {
-        let seed = seed.trim();
-        let parsed = match seed.strip_prefix("0x") {
-            Some(hex) => u64::from_str_radix(hex, 16),
-            None => seed.parse(),
-        };
-        return vec![parsed.expect("ISA_SEED must be a number")];
-    }
-    SEEDS
-        .iter()
-        .flat_map(|s| {
-            (0..PROGRAMS_PER_SEED).map(move |i| s.wrapping_mul(1_000_003).wrapping_add(i))
-        })
-        .collect()
-}
-
 fn random_programs() {
     let mut failures = Vec::new();
-    let seeds = program_seeds();
+    let seeds = generate::program_seeds();
     for &seed in &seeds {
         if let Err(message) = check_program(seed) {
             failures.push(message);

@@ -355,3 +355,36 @@ pub fn program(seed: u64, chunks: usize) -> (Program, Vec<u8>) {
         mem,
     )
 }
+
+/// Fixed seeds; each gives `PROGRAMS_PER_SEED` programs, program `i` of seed `s` having the
+/// program seed `s * 1_000_003 + i`.
+const SEEDS: [u64; 8] = [
+    0x5eed_0001,
+    0x5eed_0002,
+    0x5eed_0003,
+    0x5eed_0004,
+    0xc0ff_ee00,
+    0x0bad_f00d,
+    0xdead_beef,
+    0x1234_5678,
+];
+const PROGRAMS_PER_SEED: u64 = 3000;
+
+/// The program seeds of the differential tests (every test that includes this module runs the
+/// same programs): `ISA_SEED=<seed>` runs that one program alone.
+pub fn program_seeds() -> Vec<u64> {
+    if let Ok(seed) = std::env::var("ISA_SEED") {
+        let seed = seed.trim();
+        let parsed = match seed.strip_prefix("0x") {
+            Some(hex) => u64::from_str_radix(hex, 16),
+            None => seed.parse(),
+        };
+        return vec![parsed.expect("ISA_SEED must be a number")];
+    }
+    SEEDS
+        .iter()
+        .flat_map(|s| {
+            (0..PROGRAMS_PER_SEED).map(move |i| s.wrapping_mul(1_000_003).wrapping_add(i))
+        })
+        .collect()
+}

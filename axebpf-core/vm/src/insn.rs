@@ -177,7 +177,7 @@ pub mod pseudo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Insn {
     /// The opcode: class | operation or size/mode | source.
-    pub opc: u8,
+    pub opcode: u8,
     /// Destination register (0-15 as encoded; only 0-10 exist).
     pub dst: u8,
     /// Source register (0-15 as encoded; only 0-10 exist).
@@ -190,9 +190,9 @@ pub struct Insn {
 
 impl Insn {
     /// Builds an instruction from its fields.
-    pub const fn new(opc: u8, dst: u8, src: u8, off: i16, imm: i32) -> Self {
+    pub const fn new(opcode: u8, dst: u8, src: u8, off: i16, imm: i32) -> Self {
         Self {
-            opc,
+            opcode,
             dst,
             src,
             off,
@@ -201,9 +201,9 @@ impl Insn {
     }
 
     /// Decodes one slot (little-endian encoding).
-    pub const fn decode(b: [u8; INSN_SIZE]) -> Self {
+    pub const fn from_bytes(b: [u8; INSN_SIZE]) -> Self {
         Self {
-            opc: b[0],
+            opcode: b[0],
             dst: b[1] & 0x0f,
             src: b[1] >> 4,
             off: i16::from_le_bytes([b[2], b[3]]),
@@ -212,20 +212,20 @@ impl Insn {
     }
 
     /// Slot `pc` of `code`, or `None` past its end.
-    pub fn at(code: &[u8], pc: usize) -> Option<Self> {
+    pub fn decode(code: &[u8], pc: usize) -> Option<Self> {
         let start = pc.checked_mul(INSN_SIZE)?;
         let bytes = code.get(start..start.checked_add(INSN_SIZE)?)?;
         let mut slot = [0u8; INSN_SIZE];
         slot.copy_from_slice(bytes);
-        Some(Self::decode(slot))
+        Some(Self::from_bytes(slot))
     }
 
     /// Encodes the slot.
-    pub const fn encode(&self) -> [u8; INSN_SIZE] {
+    pub const fn to_bytes(self) -> [u8; INSN_SIZE] {
         let o = self.off.to_le_bytes();
         let i = self.imm.to_le_bytes();
         [
-            self.opc,
+            self.opcode,
             (self.src << 4) | (self.dst & 0x0f),
             o[0],
             o[1],
@@ -238,22 +238,33 @@ impl Insn {
 
     /// The class bits.
     pub const fn class(&self) -> u8 {
-        self.opc & class::MASK
+        self.opcode & class::MASK
     }
 
     /// The operation bits of an ALU or JMP opcode.
-    pub const fn op(&self) -> u8 {
-        self.opc & alu::MASK
+    pub const fn operation(&self) -> u8 {
+        self.opcode & alu::MASK
     }
 
     /// True when the operand is the source register.
-    pub const fn is_x(&self) -> bool {
-        self.opc & source::X != 0
+    pub const fn uses_src_reg(&self) -> bool {
+        self.opcode & source::X != 0
+    }
+
+    /// Whether this is a jump with an `off` target (conditional or `ja`, 64- or 32-bit).
+    pub const fn is_jump_with_offset(&self) -> bool {
+        matches!(self.class(), class::JMP | class::JMP32)
+            && !matches!(self.operation(), jmp::CALL | jmp::EXIT)
+    }
+
+    /// Whether this is a BPF-to-BPF call (`call` with src = 1, target in `imm`).
+    pub const fn is_local_call(&self) -> bool {
+        self.opcode == class::JMP | jmp::CALL && self.src == pseudo::CALL_LOCAL
     }
 
     /// Whether this slot starts a 16-byte `LD_IMM64` (`lddw`).
     pub const fn is_ld_imm64(&self) -> bool {
-        self.opc == class::LD | mode::IMM | size::DW
+        self.opcode == class::LD | mode::IMM | size::DW
     }
 }
 
@@ -273,7 +284,7 @@ impl LdImm64 {
     /// second slot is not the reserved all-zero-but-`imm` form RFC 9669 requires.
     pub const fn join(first: Insn, second: Insn) -> Option<Self> {
         if !first.is_ld_imm64()
-            || second.opc != 0
+            || second.opcode != 0
             || second.dst != 0
             || second.src != 0
             || second.off != 0
@@ -309,9 +320,9 @@ mod tests {
     #[test]
     fn decode_inverts_encode() {
         let insn = Insn::new(0x7b, 10, 3, -8, -0x1234_5678);
-        assert_eq!(Insn::decode(insn.encode()), insn);
+        assert_eq!(Insn::from_bytes(insn.to_bytes()), insn);
         assert_eq!(
-            insn.encode(),
+            insn.to_bytes(),
             [0x7b, 0x3a, 0xf8, 0xff, 0x88, 0xa9, 0xcb, 0xed]
         );
         assert_eq!(insn.class(), class::STX);
@@ -329,16 +340,16 @@ mod tests {
             })
         );
         let mut bad = b;
-        bad.opc = 0x18;
+        bad.opcode = 0x18;
         assert_eq!(LdImm64::join(a, bad), None);
     }
 
     #[test]
-    fn at_stops_at_the_end() {
+    fn decode_stops_at_the_end() {
         let code = [0u8; 12];
-        assert!(Insn::at(&code, 0).is_some());
-        assert!(Insn::at(&code, 1).is_none());
-        assert!(Insn::at(&code, usize::MAX).is_none());
+        assert!(Insn::decode(&code, 0).is_some());
+        assert!(Insn::decode(&code, 1).is_none());
+        assert!(Insn::decode(&code, usize::MAX).is_none());
     }
 
     #[test]

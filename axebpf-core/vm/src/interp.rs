@@ -236,42 +236,36 @@ impl Memory<'_> {
         let op = insn.imm;
         let bad = Error {
             pc,
-            kind: ErrorKind::BadEncoding(insn.opc),
+            kind: ErrorKind::BadEncoding(insn.opcode),
         };
-        let ord = Ordering::SeqCst;
+        // One body for both widths: `$atomic` over `$u` at an address of that alignment.
+        macro_rules! apply {
+            ($atomic:ty, $u:ty) => {{
+                let p = ptr::with_exposed_provenance_mut::<$u>(addr as usize);
+                // SAFETY: in bounds and writable (`allow`), aligned to its size (checked
+                // above); every access the interpreter makes to it concurrently with this one
+                // is atomic too.
+                let cell = unsafe { <$atomic>::from_ptr(p) };
+                let (v, ord) = (operand as $u, Ordering::SeqCst);
+                let old = match op & !atomic::FETCH {
+                    _ if op == atomic::XCHG => cell.swap(v, ord),
+                    _ if op == atomic::CMPXCHG => cell
+                        .compare_exchange(expected as $u, v, ord, ord)
+                        .unwrap_or_else(|current| current),
+                    atomic::ADD => cell.fetch_add(v, ord),
+                    atomic::OR => cell.fetch_or(v, ord),
+                    atomic::AND => cell.fetch_and(v, ord),
+                    atomic::XOR => cell.fetch_xor(v, ord),
+                    _ => return Err(bad),
+                };
+                // 32-bit forms zero-extend.
+                Ok(old as u64)
+            }};
+        }
         if len == 4 {
-            let p = ptr::with_exposed_provenance_mut::<u32>(addr as usize);
-            // SAFETY: in bounds and writable (`allow`), 4-byte aligned (checked above); every
-            // access the interpreter makes to it concurrently with this one is atomic too.
-            let cell = unsafe { AtomicU32::from_ptr(p) };
-            let v = operand as u32;
-            let old = match op & !atomic::FETCH {
-                _ if op == atomic::XCHG => cell.swap(v, ord),
-                _ if op == atomic::CMPXCHG => cell
-                    .compare_exchange(expected as u32, v, ord, ord)
-                    .unwrap_or_else(|current| current),
-                atomic::ADD => cell.fetch_add(v, ord),
-                atomic::OR => cell.fetch_or(v, ord),
-                atomic::AND => cell.fetch_and(v, ord),
-                atomic::XOR => cell.fetch_xor(v, ord),
-                _ => return Err(bad),
-            };
-            Ok(u64::from(old))
+            apply!(AtomicU32, u32)
         } else {
-            let p = ptr::with_exposed_provenance_mut::<u64>(addr as usize);
-            // SAFETY: as above, 8-byte aligned.
-            let cell = unsafe { AtomicU64::from_ptr(p) };
-            Ok(match op & !atomic::FETCH {
-                _ if op == atomic::XCHG => cell.swap(operand, ord),
-                _ if op == atomic::CMPXCHG => cell
-                    .compare_exchange(expected, operand, ord, ord)
-                    .unwrap_or_else(|current| current),
-                atomic::ADD => cell.fetch_add(operand, ord),
-                atomic::OR => cell.fetch_or(operand, ord),
-                atomic::AND => cell.fetch_and(operand, ord),
-                atomic::XOR => cell.fetch_xor(operand, ord),
-                _ => return Err(bad),
-            })
+            apply!(AtomicU64, u64)
         }
     }
 }
@@ -281,82 +275,54 @@ const fn sext(imm: i32) -> u64 {
     imm as i64 as u64
 }
 
-/// 64-bit arithmetic; `None` for an invalid `op`/`off` combination.
-fn alu64(op: u8, off: i16, dst: u64, src: u64) -> Option<u64> {
-    let signed = match (op, off) {
-        (alu::DIV | alu::MOD, 1) => true,
-        (alu::MOV, 8 | 16 | 32) => true,
-        (_, 0) => false,
-        _ => return None,
+/// Defines `$name(op, off, dst, src)`: arithmetic on `$u` values (`None` for an invalid
+/// `op`/`off` combination); `$off: $narrow` are the sign-extending `mov` widths at that size.
+/// One body for both sizes, so ALU and ALU64 cannot drift apart.
+macro_rules! alu_fn {
+    ($name:ident, $u:ty, $i:ty, $($off:literal: $narrow:ty),+) => {
+        fn $name(op: u8, off: i16, dst: $u, src: $u) -> Option<$u> {
+            let shift = src & (<$u>::BITS as $u - 1);
+            let signed = match (op, off) {
+                (alu::DIV | alu::MOD, 1) => true,
+                (alu::MOV, $($off)|+) => true,
+                (_, 0) => false,
+                _ => return None,
+            };
+            Some(match op {
+                alu::ADD => dst.wrapping_add(src),
+                alu::SUB => dst.wrapping_sub(src),
+                alu::MUL => dst.wrapping_mul(src),
+                alu::DIV if signed => match src {
+                    0 => 0,
+                    _ => (dst as $i).wrapping_div(src as $i) as $u,
+                },
+                alu::DIV => dst.checked_div(src).unwrap_or(0),
+                alu::MOD if signed => match src {
+                    0 => dst,
+                    _ => (dst as $i).wrapping_rem(src as $i) as $u,
+                },
+                alu::MOD => dst.checked_rem(src).unwrap_or(dst),
+                alu::OR => dst | src,
+                alu::AND => dst & src,
+                alu::LSH => dst << shift,
+                alu::RSH => dst >> shift,
+                alu::ARSH => ((dst as $i) >> shift) as $u,
+                alu::NEG => dst.wrapping_neg(),
+                alu::XOR => dst ^ src,
+                alu::MOV => match off {
+                    $($off => src as $narrow as $i as $u,)+
+                    _ => src,
+                },
+                _ => return None,
+            })
+        }
     };
-    Some(match op {
-        alu::ADD => dst.wrapping_add(src),
-        alu::SUB => dst.wrapping_sub(src),
-        alu::MUL => dst.wrapping_mul(src),
-        alu::DIV if signed => match src {
-            0 => 0,
-            _ => (dst as i64).wrapping_div(src as i64) as u64,
-        },
-        alu::DIV => dst.checked_div(src).unwrap_or(0),
-        alu::MOD if signed => match src {
-            0 => dst,
-            _ => (dst as i64).wrapping_rem(src as i64) as u64,
-        },
-        alu::MOD => dst.checked_rem(src).unwrap_or(dst),
-        alu::OR => dst | src,
-        alu::AND => dst & src,
-        alu::LSH => dst << (src & 63),
-        alu::RSH => dst >> (src & 63),
-        alu::ARSH => ((dst as i64) >> (src & 63)) as u64,
-        alu::NEG => dst.wrapping_neg(),
-        alu::XOR => dst ^ src,
-        alu::MOV => match off {
-            8 => src as i8 as i64 as u64,
-            16 => src as i16 as i64 as u64,
-            32 => src as i32 as i64 as u64,
-            _ => src,
-        },
-        _ => return None,
-    })
 }
 
-/// 32-bit arithmetic on the low halves (the caller zero-extends the result).
-fn alu32(op: u8, off: i16, dst: u32, src: u32) -> Option<u32> {
-    let signed = match (op, off) {
-        (alu::DIV | alu::MOD, 1) => true,
-        (alu::MOV, 8 | 16) => true,
-        (_, 0) => false,
-        _ => return None,
-    };
-    Some(match op {
-        alu::ADD => dst.wrapping_add(src),
-        alu::SUB => dst.wrapping_sub(src),
-        alu::MUL => dst.wrapping_mul(src),
-        alu::DIV if signed => match src {
-            0 => 0,
-            _ => (dst as i32).wrapping_div(src as i32) as u32,
-        },
-        alu::DIV => dst.checked_div(src).unwrap_or(0),
-        alu::MOD if signed => match src {
-            0 => dst,
-            _ => (dst as i32).wrapping_rem(src as i32) as u32,
-        },
-        alu::MOD => dst.checked_rem(src).unwrap_or(dst),
-        alu::OR => dst | src,
-        alu::AND => dst & src,
-        alu::LSH => dst << (src & 31),
-        alu::RSH => dst >> (src & 31),
-        alu::ARSH => ((dst as i32) >> (src & 31)) as u32,
-        alu::NEG => dst.wrapping_neg(),
-        alu::XOR => dst ^ src,
-        alu::MOV => match off {
-            8 => src as i8 as i32 as u32,
-            16 => src as i16 as i32 as u32,
-            _ => src,
-        },
-        _ => return None,
-    })
-}
+// 64-bit arithmetic.
+alu_fn!(alu64, u64, i64, 8: i8, 16: i16, 32: i32);
+// 32-bit arithmetic on the low halves (the caller zero-extends the result).
+alu_fn!(alu32, u32, i32, 8: i8, 16: i16);
 
 /// Byte-order instructions: `ALU|END|K` to little endian, `ALU|END|X` to big endian,
 /// `ALU64|END|K` unconditional swap; the result is truncated to the width.
@@ -502,14 +468,14 @@ impl<'h> Vm<'h> {
                     kind: ErrorKind::StepBudget(*budget),
                 });
             }
-            let Some(insn) = Insn::at(code, pc) else {
+            let Some(insn) = Insn::decode(code, pc) else {
                 return Err(Error {
                     pc,
                     kind: ErrorKind::JumpOutOfRange { target: pc as i64 },
                 });
             };
             let err = |kind| Error { pc, kind };
-            let (opc, d, s) = (insn.opc, usize::from(insn.dst), usize::from(insn.src));
+            let (opc, d, s) = (insn.opcode, usize::from(insn.dst), usize::from(insn.src));
             if d > 10 {
                 return Err(err(ErrorKind::BadRegister(insn.dst)));
             }
@@ -520,7 +486,11 @@ impl<'h> Vm<'h> {
             let bad = err(ErrorKind::BadEncoding(opc));
             let writes_r10 = err(ErrorKind::BadRegister(10));
             // 0xe0 and 0xf0 are the only undefined ALU operations; others fail on their fields.
-            let alu_error = if insn.op() >= 0xe0 { unknown } else { bad };
+            let alu_error = if insn.operation() >= 0xe0 {
+                unknown
+            } else {
+                bad
+            };
             let jump = |offset: i64| -> Result<usize, Error> {
                 let target = pc as i64 + 1 + offset;
                 if (0..count as i64).contains(&target) {
@@ -535,19 +505,23 @@ impl<'h> Vm<'h> {
                     if d == 10 {
                         return Err(writes_r10);
                     }
-                    let op = insn.op();
+                    let op = insn.operation();
                     regs[d] = if op == alu::END {
                         end(opc, regs[d], insn.imm).ok_or(bad)?
-                    } else if (op == alu::NEG && insn.is_x())
-                        || (op == alu::MOV && insn.off != 0 && !insn.is_x())
+                    } else if (op == alu::NEG && insn.uses_src_reg())
+                        || (op == alu::MOV && insn.off != 0 && !insn.uses_src_reg())
                     {
                         // NEG has no register form; MOVSX no immediate form.
                         return Err(bad);
                     } else if insn.class() == class::ALU64 {
-                        let operand = if insn.is_x() { regs[s] } else { sext(insn.imm) };
+                        let operand = if insn.uses_src_reg() {
+                            regs[s]
+                        } else {
+                            sext(insn.imm)
+                        };
                         alu64(op, insn.off, regs[d], operand).ok_or(alu_error)?
                     } else {
-                        let operand = if insn.is_x() {
+                        let operand = if insn.uses_src_reg() {
                             regs[s] as u32
                         } else {
                             insn.imm as u32
@@ -557,7 +531,7 @@ impl<'h> Vm<'h> {
                 }
                 class::JMP | class::JMP32 => {
                     let wide = insn.class() == class::JMP;
-                    match (insn.op(), insn.is_x()) {
+                    match (insn.operation(), insn.uses_src_reg()) {
                         (jmp::JA, false) => {
                             next = jump(if wide {
                                 i64::from(insn.off)
@@ -625,7 +599,7 @@ impl<'h> Vm<'h> {
                     if !insn.is_ld_imm64() {
                         return Err(unknown);
                     }
-                    let second = Insn::at(code, pc + 1).ok_or(bad)?;
+                    let second = Insn::decode(code, pc + 1).ok_or(bad)?;
                     let wide = LdImm64::join(insn, second).ok_or(bad)?;
                     if wide.src != 0 {
                         return Err(err(ErrorKind::UnsupportedPseudo(wide.src)));

@@ -28,7 +28,7 @@
 //!     Insn::new(class::ALU64 | alu::ADD | source::K, 0, 0, 0, 1),
 //!     Insn::new(class::JMP | jmp::EXIT, 0, 0, 0, 0),
 //! ];
-//! let code: Vec<u8> = program.iter().flat_map(|i| i.encode()).collect();
+//! let code: Vec<u8> = program.iter().flat_map(|i| i.to_bytes()).collect();
 //! let helpers: [Option<Helper>; 2] = [None, Some(double)];
 //! let mut vm = Vm::new(&helpers);
 //! let mut ctx = [0, 0, 0, 0, 21, 0, 0, 0];

@@ -28,7 +28,7 @@ fn program(counter: u64, op: i32) -> Vec<u8> {
         Insn::new(class::JMP | jmp::EXIT, 0, 0, 0, 0),
     ]
     .iter()
-    .flat_map(Insn::encode)
+    .flat_map(|i| i.to_bytes())
     .collect()
 }
 

@@ -73,7 +73,7 @@ fn mov0(src: u8) -> Insn {
 }
 
 fn code(insns: &[Insn]) -> Vec<u8> {
-    insns.iter().flat_map(Insn::encode).collect()
+    insns.iter().flat_map(|i| i.to_bytes()).collect()
 }
 
 fn run_with(insns: &[Insn], ctx: &mut [u8], helpers: &[Option<Helper>]) -> Result<u64, Error> {
@@ -338,7 +338,7 @@ fn sign_extending_moves() {
             err,
             Error {
                 pc: 0,
-                kind: ErrorKind::BadEncoding(insn.opc)
+                kind: ErrorKind::BadEncoding(insn.opcode)
             },
             "{insn:?}"
         );
@@ -376,7 +376,7 @@ fn byte_swaps() {
     ] {
         assert_eq!(
             run(&[bad, exit()]).unwrap_err().kind,
-            ErrorKind::BadEncoding(bad.opc)
+            ErrorKind::BadEncoding(bad.opcode)
         );
     }
 }
@@ -402,7 +402,7 @@ fn ld_imm64_and_its_pseudo_kinds() {
     );
     // A broken second slot, and a missing one.
     let mut broken = lddw(0, 3);
-    broken[1].opc = 0x18;
+    broken[1].opcode = 0x18;
     broken.push(exit());
     assert_eq!(run(&broken).unwrap_err().kind, ErrorKind::BadEncoding(0x18));
     assert_eq!(
@@ -809,14 +809,14 @@ fn atomics_refuse_misalignment_sizes_and_unknown_ops() {
         let insn = atomic_op(sz, 10, 1, -8, atomic::ADD);
         assert_eq!(
             run(&[insn, exit()]).unwrap_err().kind,
-            ErrorKind::UnknownOpcode(insn.opc)
+            ErrorKind::UnknownOpcode(insn.opcode)
         );
     }
     for op in [0x02, 0xe0, 0xf0, 0x10, 0x41 | 0x100] {
         let insn = atomic_op(size::DW, 10, 1, -8, op);
         assert_eq!(
             run(&[insn, exit()]).unwrap_err().kind,
-            ErrorKind::BadEncoding(insn.opc),
+            ErrorKind::BadEncoding(insn.opcode),
             "{op:#x}"
         );
     }

@@ -18,19 +18,6 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use axebpf_vm::Vm;
 
-/// The seeds of `axebpf-core/tests/isa_reference.rs`: the same 24,000 programs.
-const SEEDS: [u64; 8] = [
-    0x5eed_0001,
-    0x5eed_0002,
-    0x5eed_0003,
-    0x5eed_0004,
-    0xc0ff_ee00,
-    0x0bad_f00d,
-    0xdead_beef,
-    0x1234_5678,
-];
-const PROGRAMS_PER_SEED: u64 = 3000;
-
 type Outcome = Result<(u64, Vec<u8>), String>;
 
 fn chunks(seed: u64) -> usize {
@@ -98,23 +85,6 @@ fn shrink(
     program
 }
 
-fn program_seeds() -> Vec<u64> {
-    if let Ok(seed) = std::env::var("ISA_SEED") {
-        let seed = seed.trim();
-        let parsed = match seed.strip_prefix("0x") {
-            Some(hex) => u64::from_str_radix(hex, 16),
-            None => seed.parse(),
-        };
-        return vec![parsed.expect("ISA_SEED must be a number")];
-    }
-    SEEDS
-        .iter()
-        .flat_map(|s| {
-            (0..PROGRAMS_PER_SEED).map(move |i| s.wrapping_mul(1_000_003).wrapping_add(i))
-        })
-        .collect()
-}
-
 /// Whether `code` holds an instruction rbpf 0.4.1's interpreter computes wrongly (README, "Notes
 /// on dependencies"): a 64-bit unsigned or (in)equality comparison with a negative immediate
 /// (rbpf zero-extends it) or a 32-bit modulo (by zero, rbpf keeps the upper half).
@@ -134,7 +104,7 @@ fn has_known_rbpf_defect(code: &[u8]) -> bool {
 
 #[test]
 fn random_programs_match_the_model_and_rbpf() {
-    let seeds = program_seeds();
+    let seeds = generate::program_seeds();
     let mut failures = Vec::new();
     let (mut agree, mut rbpf_agrees, mut rbpf_wrong, mut rbpf_fails) = (0, 0, 0, 0);
     let mut rbpf_errors = std::collections::BTreeMap::<String, usize>::new();
