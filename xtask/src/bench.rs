@@ -646,7 +646,8 @@ fn read_estimate(folder: &Path, target: &str) -> Result<(String, Estimate)> {
     ))
 }
 
-fn metric(value: f64, lower: f64, upper: f64) -> Value {
+/// One BMF measure.
+pub(crate) fn metric(value: f64, lower: f64, upper: f64) -> Value {
     json!({ "value": value, "lower_value": lower, "upper_value": upper })
 }
 

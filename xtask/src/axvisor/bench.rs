@@ -40,7 +40,7 @@ impl ExitCost {
 
     /// Adds the figures to a bench summary (BMF).
     pub(crate) fn add_to(&self, summary: &mut Value) {
-        let metric = |v: f64| json!({ "value": v, "lower_value": v, "upper_value": v });
+        let metric = |v: f64| crate::bench::metric(v, v, v);
         summary["axvisor_exit/untraced [emulated (QEMU TCG icount)]"] =
             json!({ "instructions": metric(self.untraced) });
         summary["axvisor_exit/exit_count+exit_latency [emulated (QEMU TCG icount)]"] =

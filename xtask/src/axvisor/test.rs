@@ -298,7 +298,16 @@ fn check_hits(observed: &Observed) -> Result<()> {
     let hvc: u64 = observed
         .exit_counts
         .iter()
-        .filter(|((_, r), _)| ["Hypercall", "CpuUp", "CpuDown", "SystemDown"].contains(&r.as_str()))
+        .filter(|((_, r), _)| {
+            [
+                ExitReason::Hypercall,
+                ExitReason::CpuUp,
+                ExitReason::CpuDown,
+                ExitReason::SystemDown,
+            ]
+            .iter()
+            .any(|reason| reason.name() == r.as_str())
+        })
         .map(|(_, c)| c)
         .sum();
     let reason_total = |name: &str| -> u64 {
@@ -311,10 +320,10 @@ fn check_hits(observed: &Observed) -> Result<()> {
     };
     // Each ICC_SGI1R_EL1 write queues one SGI in the vGIC.
     ensure!(
-        hits("irq_inject")? == reason_total("SendIPI"),
+        hits("irq_inject")? == reason_total(ExitReason::SendIpi.name()),
         "vmm:irq_inject fired {} times for {} SendIPI exits",
         hits("irq_inject")?,
-        reason_total("SendIPI")
+        reason_total(ExitReason::SendIpi.name())
     );
     // The stage-2 faults the scripts end with.
     let faults = guest::scripts()
