@@ -190,6 +190,7 @@ pub struct Insn {
 
 impl Insn {
     /// Builds an instruction from its fields.
+    #[inline]
     pub const fn new(opcode: u8, dst: u8, src: u8, off: i16, imm: i32) -> Self {
         Self {
             opcode,
@@ -201,6 +202,7 @@ impl Insn {
     }
 
     /// Decodes one slot (little-endian encoding).
+    #[inline]
     pub const fn from_bytes(b: [u8; INSN_SIZE]) -> Self {
         Self {
             opcode: b[0],
@@ -212,6 +214,7 @@ impl Insn {
     }
 
     /// Slot `pc` of `code`, or `None` past its end.
+    #[inline]
     pub fn decode(code: &[u8], pc: usize) -> Option<Self> {
         let start = pc.checked_mul(INSN_SIZE)?;
         let bytes = code.get(start..start.checked_add(INSN_SIZE)?)?;
@@ -221,6 +224,7 @@ impl Insn {
     }
 
     /// Encodes the slot.
+    #[inline]
     pub const fn to_bytes(self) -> [u8; INSN_SIZE] {
         let o = self.off.to_le_bytes();
         let i = self.imm.to_le_bytes();
@@ -237,32 +241,38 @@ impl Insn {
     }
 
     /// The class bits.
+    #[inline]
     pub const fn class(&self) -> u8 {
         self.opcode & class::MASK
     }
 
     /// The operation bits of an ALU or JMP opcode.
+    #[inline]
     pub const fn operation(&self) -> u8 {
         self.opcode & alu::MASK
     }
 
     /// True when the operand is the source register.
+    #[inline]
     pub const fn uses_src_reg(&self) -> bool {
         self.opcode & source::X != 0
     }
 
     /// Whether this is a jump with an `off` target (conditional or `ja`, 64- or 32-bit).
+    #[inline]
     pub const fn is_jump_with_offset(&self) -> bool {
         matches!(self.class(), class::JMP | class::JMP32)
             && !matches!(self.operation(), jmp::CALL | jmp::EXIT)
     }
 
     /// Whether this is a BPF-to-BPF call (`call` with src = 1, target in `imm`).
+    #[inline]
     pub const fn is_local_call(&self) -> bool {
         self.opcode == class::JMP | jmp::CALL && self.src == pseudo::CALL_LOCAL
     }
 
     /// Whether this slot starts a 16-byte `LD_IMM64` (`lddw`).
+    #[inline]
     pub const fn is_ld_imm64(&self) -> bool {
         self.opcode == class::LD | mode::IMM | size::DW
     }
