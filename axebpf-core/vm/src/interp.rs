@@ -14,13 +14,14 @@ use crate::insn::{Insn, LdImm64, alu, atomic, class, jmp, mode, pseudo, size};
 pub const STACK_SIZE: usize = 512;
 /// Frames, the program's included: a chain of 7 nested local calls is the deepest allowed.
 pub const MAX_FRAMES: usize = 8;
-/// Extra regions [`Vm::add_region`] accepts.
-pub const MAX_REGIONS: usize = 8;
 /// Instructions a run may execute unless [`Vm::set_budget`] says otherwise.
 pub const DEFAULT_BUDGET: u64 = 1 << 20;
 
 /// A helper: `r0 = helper(r1, r2, r3, r4, r5)`. Helper `id` is entry `id` of the table.
-pub type Helper = fn(u64, u64, u64, u64, u64) -> u64;
+///
+/// The C ABI, so that JIT-compiled code calls the very same function directly with the eBPF
+/// argument registers already in the ABI's argument registers (no shim).
+pub type Helper = extern "C" fn(u64, u64, u64, u64, u64) -> u64;
 
 /// A last resort for accesses outside every region: `check(addr, len, write)` returns true to
 /// allow it (for example, when `addr` lies inside a map value a helper returned).
@@ -146,8 +147,7 @@ struct Frame {
 pub struct Vm<'h> {
     stacks: Stacks,
     helpers: &'h [Option<Helper>],
-    regions: [Region; MAX_REGIONS],
-    region_count: usize,
+    regions: &'h [Region],
     check: Option<AccessCheck>,
     budget: u64,
 }
@@ -188,7 +188,7 @@ impl Memory<'_> {
         self.allow(pc, addr, len, false)?;
         let p = ptr::with_exposed_provenance::<u8>(addr as usize);
         // SAFETY: `allow` found `addr..addr + len` inside the stack frames (our own array), the
-        // context slice, or memory the caller vouched for in `add_region`/`set_access_check`;
+        // context slice, or memory the caller vouched for in `set_regions`/`set_access_check`;
         // the reads are unaligned-tolerant.
         let value = unsafe {
             match len {
@@ -366,12 +366,7 @@ impl<'h> Vm<'h> {
         Self {
             stacks: Stacks([0; STACK_SIZE * MAX_FRAMES]),
             helpers,
-            regions: [Region {
-                start: 0,
-                len: 0,
-                writable: false,
-            }; MAX_REGIONS],
-            region_count: 0,
+            regions: &[],
             check: None,
             budget: DEFAULT_BUDGET,
         }
@@ -382,33 +377,24 @@ impl<'h> Vm<'h> {
         self.budget = steps;
     }
 
-    /// Allows programs to access `region`; false when [`MAX_REGIONS`] are already registered.
+    /// Allows programs to access `regions` (besides the context and the stack), replacing the
+    /// regions set before.
     ///
     /// # Safety
-    /// For as long as the region stays registered, every run may read its bytes (and write
-    /// them, if `writable`) through raw pointers: the memory must stay allocated and valid for
-    /// such accesses, and nothing else may hold a reference to it during a run (other threads
-    /// may use it with atomics, as programs' atomics are real atomics). The pointer it was
-    /// computed from must have had its provenance exposed (`<*const T>::expose_provenance`).
-    pub unsafe fn add_region(&mut self, region: Region) -> bool {
-        let Some(slot) = self.regions.get_mut(self.region_count) else {
-            return false;
-        };
-        *slot = region;
-        self.region_count += 1;
-        true
-    }
-
-    /// Forgets every region [`add_region`](Self::add_region) registered.
-    pub fn clear_regions(&mut self) {
-        self.region_count = 0;
+    /// For as long as the regions stay set, every run may read their bytes (and write them, if
+    /// `writable`) through raw pointers: the memory must stay allocated and valid for such
+    /// accesses, and nothing else may hold a reference to it during a run (other threads may use
+    /// it with atomics, as programs' atomics are real atomics). The pointers they were computed
+    /// from must have had their provenance exposed (`<*const T>::expose_provenance`).
+    pub unsafe fn set_regions(&mut self, regions: &'h [Region]) {
+        self.regions = regions;
     }
 
     /// Consults `check` for accesses outside every region.
     ///
     /// # Safety
     /// Whenever `check` returns true, the access it was asked about must be valid as
-    /// [`add_region`](Self::add_region) describes.
+    /// [`set_regions`](Self::set_regions) describes.
     pub unsafe fn set_access_check(&mut self, check: Option<AccessCheck>) {
         self.check = check;
     }
@@ -424,7 +410,6 @@ impl<'h> Vm<'h> {
             stacks,
             helpers,
             regions,
-            region_count,
             check,
             budget,
         } = self;
@@ -450,7 +435,7 @@ impl<'h> Vm<'h> {
                 len: ctx.len() as u64,
                 writable: true,
             },
-            regions: &regions[..*region_count],
+            regions,
             check: *check,
         };
         let mut regs = [0u64; 11];

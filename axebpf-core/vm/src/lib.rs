@@ -16,7 +16,7 @@
 //! ```
 //! use axebpf_vm::{Helper, Vm, insn::{Insn, alu, class, jmp, mode, size, source}};
 //!
-//! fn double(a: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+//! extern "C" fn double(a: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
 //!     a * 2
 //! }
 //!
@@ -46,6 +46,5 @@ pub mod insn;
 pub mod interp;
 
 pub use interp::{
-    AccessCheck, DEFAULT_BUDGET, Error, ErrorKind, Helper, MAX_FRAMES, MAX_REGIONS, Region,
-    STACK_SIZE, Vm,
+    AccessCheck, DEFAULT_BUDGET, Error, ErrorKind, Helper, MAX_FRAMES, Region, STACK_SIZE, Vm,
 };

@@ -40,17 +40,16 @@ fn hammer(op: i32) {
         .map(|_| {
             let code = code.clone();
             thread::spawn(move || {
+                let region = [Region {
+                    start: addr,
+                    len: 8,
+                    writable: true,
+                }];
                 let mut vm = Vm::new(&[]);
                 vm.set_budget(10_000_000);
                 // SAFETY: the counter is leaked (lives forever) and every other access to it
                 // during the runs is atomic.
-                unsafe {
-                    assert!(vm.add_region(Region {
-                        start: addr,
-                        len: 8,
-                        writable: true,
-                    }));
-                }
+                unsafe { vm.set_regions(&region) };
                 vm.run(&code, &mut [])
             })
         })

@@ -574,20 +574,21 @@ fn registered_regions_and_the_access_check() {
         matches!(err.kind, ErrorKind::OutOfBounds { write: true, .. }),
         "{err}"
     );
-    // SAFETY: `value` and `rom` are live until the end of the test and only accessed through
-    // these raw pointers.
-    unsafe {
-        assert!(vm.add_region(Region {
+    let regions = [
+        Region {
             start: addr,
             len: 16,
-            writable: true
-        }));
-        assert!(vm.add_region(Region {
+            writable: true,
+        },
+        Region {
             start: rom_addr,
             len: 8,
-            writable: false
-        }));
-    }
+            writable: false,
+        },
+    ];
+    // SAFETY: `value` and `rom` are live until the end of the test and only accessed through
+    // these raw pointers.
+    unsafe { vm.set_regions(&regions) };
     assert_eq!(vm.run(&code(&program), &mut []), Ok(7));
     // SAFETY: as above.
     assert_eq!(unsafe { (*value)[1] }, 42);
@@ -601,7 +602,8 @@ fn registered_regions_and_the_access_check() {
             ..
         }
     ));
-    vm.clear_regions();
+    // SAFETY: no region at all.
+    unsafe { vm.set_regions(&[]) };
     assert!(vm.run(&code(&program), &mut []).is_err());
     // The callback allows exactly `value`.
     static VALUE_ADDR: AtomicU64 = AtomicU64::new(0);
@@ -624,13 +626,6 @@ fn registered_regions_and_the_access_check() {
         drop(Box::from_raw(value));
         drop(Box::from_raw(rom));
     }
-    let mut full = Vm::new(&[]);
-    for _ in 0..axebpf_vm::MAX_REGIONS {
-        // SAFETY: zero-length regions allow no access.
-        assert!(unsafe { full.add_region(Region::default()) });
-    }
-    // SAFETY: as above.
-    assert!(!unsafe { full.add_region(Region::default()) });
 }
 
 // --- Atomics -----------------------------------------------------------------------------------
@@ -972,7 +967,7 @@ fn jumps_out_of_the_program_are_errors() {
 
 // --- Calls -------------------------------------------------------------------------------------
 
-fn add5(a: u64, b: u64, c: u64, d: u64, e: u64) -> u64 {
+extern "C" fn add5(a: u64, b: u64, c: u64, d: u64, e: u64) -> u64 {
     a + (b << 8) + (c << 16) + (d << 24) + (e << 32)
 }
 
