@@ -5,6 +5,7 @@
 //! so a wrong program ends with an [`Error`] naming the pc, never with undefined behaviour.
 
 use core::fmt;
+use core::mem::MaybeUninit;
 use core::ptr;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -132,8 +133,10 @@ impl fmt::Display for Error {
 impl core::error::Error for Error {}
 
 /// The frames' stack memory; frame `d` is the `d`-th block from the top (stacks grow down).
+/// Left uninitialised until a frame is entered: zeroing all eight frames up front would cost a
+/// 4 KiB memset per `Vm`, and the runtime builds one per run.
 #[repr(C, align(16))]
-struct Stacks([u8; STACK_SIZE * MAX_FRAMES]);
+struct Stacks(MaybeUninit<[u8; STACK_SIZE * MAX_FRAMES]>);
 
 /// What a local call saves: where to return and the caller's r6-r10.
 #[derive(Clone, Copy, Default)]
@@ -364,7 +367,7 @@ impl<'h> Vm<'h> {
     /// the [`DEFAULT_BUDGET`].
     pub const fn new(helpers: &'h [Option<Helper>]) -> Self {
         Self {
-            stacks: Stacks([0; STACK_SIZE * MAX_FRAMES]),
+            stacks: Stacks(MaybeUninit::uninit()),
             helpers,
             regions: &[],
             check: None,
@@ -404,7 +407,7 @@ impl<'h> Vm<'h> {
     ///
     /// A local call's frame is the next 512 bytes below its caller's; a callee may access its
     /// callers' frames (pointers to their locals passed as arguments, as C does), never a frame
-    /// that has returned. The stack's contents at the start are whatever the previous run left.
+    /// that has returned. Each frame reads as zeros when it is entered.
     pub fn run(&mut self, code: &[u8], ctx: &mut [u8]) -> Result<u64, Error> {
         let Self {
             stacks,
@@ -420,7 +423,22 @@ impl<'h> Vm<'h> {
                 kind: ErrorKind::CodeLength(code.len()),
             });
         }
-        let stack_base = stacks.0.as_mut_ptr().expose_provenance() as u64;
+        let stack_ptr = stacks.0.as_mut_ptr().cast::<u8>();
+        let stack_base = stack_ptr.expose_provenance() as u64;
+        // Zeroes frame `depth` as it is entered: the only frames `Memory` lets a program touch
+        // are entered ones, so no uninitialised byte is ever read.
+        let enter = |depth: usize| {
+            // SAFETY: frame `depth < MAX_FRAMES` lies inside `stacks`, which this run borrows
+            // mutably.
+            unsafe {
+                ptr::write_bytes(
+                    stack_ptr.add((MAX_FRAMES - 1 - depth) * STACK_SIZE),
+                    0,
+                    STACK_SIZE,
+                )
+            }
+        };
+        enter(0);
         let ctx_start = if ctx.is_empty() {
             0
         } else {
@@ -554,6 +572,7 @@ impl<'h> Vm<'h> {
                                     saved,
                                 };
                                 depth += 1;
+                                enter(depth);
                                 regs[10] = top(depth);
                                 mem.stack_low = top(depth + 1);
                             }
