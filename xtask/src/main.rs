@@ -15,6 +15,9 @@
 //! * `demo` — the main job: `axtrace demo` records real VM exits of the KVM-backed VMM.
 //! * `bench [--quick] [--check FILE] [--peer lttng]` — the criterion suite, its BMF summary, the
 //!   regression gate and the LTTng comparison (see `bench.rs`).
+//! * `conformance --kit DIR [--mode jit|interp|both] [--verbose]` — the public BPF ISA
+//!   conformance suite through `axtrace bpf-run`, with our own assembler for its syntax (see
+//!   `conformance/mod.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,6 +27,7 @@ use anyhow::{Context, Result, bail};
 mod axvisor;
 mod bench;
 mod bpf;
+mod conformance;
 mod symbols;
 
 /// The hypervisor's target: the no_std crates must build for it.
@@ -55,6 +59,7 @@ fn main() -> Result<()> {
         "symbols" => symbols::run(&rest),
         "bench" => bench::run(&workspace_root(), &rest),
         "axvisor" => axvisor::run(&rest),
+        "conformance" => conformance::run(&workspace_root(), &rest),
         "" | "help" | "--help" | "-h" => {
             print_help();
             Ok(())
@@ -81,6 +86,8 @@ fn print_help() {
          demo    run the main job\n  \
          bench [--quick] [--check FILE] [--save-baseline FILE] [--peer lttng]\n          \
          run the benchmarks, write target/bench/summary.json, gate on a baseline\n  \
+         conformance --kit DIR [--mode jit|interp|both] [--verbose]\n          \
+         run the BPF ISA conformance suite's tests/*.data through axtrace bpf-run\n  \
          axvisor <fetch|build|run|exec>  AxVisor 0.8.2 with axtrace on QEMU aarch64\n          \
          (`cargo xtask axvisor help`)",
         NOSTD_CRATES.join(", ")
