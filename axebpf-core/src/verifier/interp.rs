@@ -6,7 +6,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
-use super::cfg::Graph;
+use super::cfg::{self, Graph};
 use super::proto::{self, Arg, MapKind, Ret};
 use super::scalar::{Cmp, Scalar, refine};
 use super::state::{Byte, Frame, Ptr, Reg, Region, STACK_SIZE, Stack, State, describe_reg};
@@ -188,6 +188,10 @@ impl Interp<'_> {
                 let size = size_of(insn.opcode);
                 let value = Reg::Scalar(Scalar::constant(insn.imm as i64 as u64));
                 self.memory(&mut s, insn.dst, insn.off, size, Some(value))?;
+                Ok(vec![Next::Goto(i + 1, s)])
+            }
+            class::STX if insn.opcode & 0xe0 == 0xc0 => {
+                self.atomic(&insn, &mut s)?;
                 Ok(vec![Next::Goto(i + 1, s)])
             }
             class::STX => {
@@ -529,6 +533,157 @@ impl Interp<'_> {
                 }
             }
         }
+    }
+
+    /// An atomic read-modify-write (`STX|ATOMIC`): on initialised stack bytes holding no
+    /// pointer or inside a map value, aligned, with a scalar operand; FETCH forms and `xchg`
+    /// write the old value into the source register, `cmpxchg` into R0 (compared with it).
+    fn atomic(&self, insn: &Insn, s: &mut State) -> Outcome<()> {
+        let size = size_of(insn.opcode);
+        let (name, fetch) = cfg::atomic_op(insn.imm)
+            .ok_or((Rule::BadInsn, String::from("unknown atomic operation")))?;
+        let what = format!("atomic {name} ({size} bytes)");
+        if let Reg::Ptr(p) = read(s, insn.src)? {
+            return Err((
+                Rule::PtrLeak,
+                format!(
+                    "{what}: R{} is pointer {}; an atomic would store it as a number",
+                    insn.src,
+                    describe_reg(&Reg::Ptr(p))
+                ),
+            ));
+        }
+        if insn.imm == cfg::CMPXCHG {
+            match s.top().regs[0] {
+                Reg::Uninit => {
+                    return Err((
+                        Rule::UninitReg,
+                        format!("{what} compares with R0, which is not initialised"),
+                    ));
+                }
+                Reg::Ptr(p) => {
+                    return Err((
+                        Rule::PtrLeak,
+                        format!(
+                            "{what} compares with R0, pointer {}: that would reveal its address",
+                            describe_reg(&Reg::Ptr(p))
+                        ),
+                    ));
+                }
+                Reg::Scalar(_) => {}
+            }
+        }
+        let base = insn.dst;
+        let pointer = match read(s, base)? {
+            Reg::Ptr(p) => p,
+            Reg::Scalar(v) if v.as_constant() == Some(0) => {
+                return Err((
+                    Rule::NullCheck,
+                    format!("{what}: R{base} is NULL on this path"),
+                ));
+            }
+            other => {
+                return Err((
+                    Rule::NotMemory,
+                    format!(
+                        "{what}: R{base} ({}) is not a pointer to memory",
+                        describe_reg(&other)
+                    ),
+                ));
+            }
+        };
+        if pointer.nullable {
+            return Err((
+                Rule::NullCheck,
+                format!(
+                    "{what}: R{base} ({}) may be NULL: compare it with 0 before using it",
+                    describe_reg(&Reg::Ptr(pointer))
+                ),
+            ));
+        }
+        let lo = pointer.off_min + i64::from(insn.off);
+        let hi = pointer.off_max + i64::from(insn.off);
+        let aligned = |lo: i64, hi: i64| -> Outcome<()> {
+            if lo != hi {
+                return Err((
+                    Rule::AtomicMisaligned,
+                    format!(
+                        "{what} at a variable offset ({lo}..={hi}): its alignment to {size} \
+                         bytes cannot be proven"
+                    ),
+                ));
+            }
+            if lo % size as i64 != 0 {
+                return Err((
+                    Rule::AtomicMisaligned,
+                    format!("{what} at offset {lo} is not aligned to its size {size}"),
+                ));
+            }
+            Ok(())
+        };
+        match pointer.region {
+            Region::Ctx => {
+                return Err((
+                    Rule::AtomicRegion,
+                    format!(
+                        "{what} on the context: it is read-only; atomics work on the stack and \
+                         on map values"
+                    ),
+                ));
+            }
+            Region::Map(_) => {
+                return Err((
+                    Rule::NotMemory,
+                    format!("{what}: R{base} is a map pointer; only helpers take it"),
+                ));
+            }
+            Region::MapValue(m) => {
+                let info = &self.target.maps[usize::from(m)];
+                let value_size = i64::from(info.spec.value_size);
+                if lo < 0 || hi + size as i64 > value_size {
+                    return Err((
+                        Rule::MapValueOob,
+                        format!(
+                            "{what} at {lo}..={hi} is outside the {value_size}-byte value of `{}`",
+                            info.name
+                        ),
+                    ));
+                }
+                // Map values are 8-byte aligned in our maps.
+                aligned(lo, hi)?;
+            }
+            Region::Stack(frame) => {
+                let limit = self.stack_limit(frame);
+                if lo < -limit || hi + size as i64 > 0 {
+                    return Err((
+                        Rule::StackOob,
+                        format!("{what} at {lo}..={hi} is outside the frame (-{limit}..0)"),
+                    ));
+                }
+                if lo != hi {
+                    return Err((
+                        Rule::StackVarOffset,
+                        format!("{what} on the stack at a variable offset ({lo}..={hi})"),
+                    ));
+                }
+                aligned(lo, hi)?;
+                let stack = &mut s.frames[usize::from(frame)].stack;
+                check_stack_readable(stack, lo, lo + size as i64)
+                    .map_err(|(rule, message)| (rule, format!("{what}: {message}")))?;
+                write_stack(stack, Stack::index(lo), size, Reg::Scalar(Scalar::UNKNOWN));
+            }
+        }
+        let old = Reg::Scalar(if size == 4 {
+            Scalar::at_most(U32)
+        } else {
+            Scalar::UNKNOWN
+        });
+        if insn.imm == cfg::CMPXCHG {
+            s.frame().regs[0] = old;
+        } else if fetch {
+            write(s, insn.src, old)?;
+        }
+        Ok(())
     }
 
     // ---- control flow and calls ------------------------------------------------------------

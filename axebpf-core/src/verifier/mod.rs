@@ -114,11 +114,17 @@ pub enum Rule {
     CallFrame,
     /// The exploration budget ran out.
     TooComplex,
+    /// An atomic operation of 1 or 2 bytes (only 4 and 8 exist).
+    AtomicSize,
+    /// An atomic operation at an offset not (provably) aligned to its size.
+    AtomicMisaligned,
+    /// An atomic operation on memory other than the stack or a map value (the context).
+    AtomicRegion,
 }
 
 impl Rule {
     /// Every rule.
-    pub const ALL: [Rule; 28] = [
+    pub const ALL: [Rule; 31] = [
         Rule::Size,
         Rule::BadInsn,
         Rule::JumpRange,
@@ -147,6 +153,9 @@ impl Rule {
         Rule::BadShift,
         Rule::CallFrame,
         Rule::TooComplex,
+        Rule::AtomicSize,
+        Rule::AtomicMisaligned,
+        Rule::AtomicRegion,
     ];
 
     /// The rule's stable name.
@@ -180,6 +189,9 @@ impl Rule {
             Rule::BadShift => "bad_shift",
             Rule::CallFrame => "call_frame",
             Rule::TooComplex => "too_complex",
+            Rule::AtomicSize => "atomic_size",
+            Rule::AtomicMisaligned => "atomic_misaligned",
+            Rule::AtomicRegion => "atomic_region",
         }
     }
 
