@@ -180,7 +180,12 @@ impl Interp<'_> {
             }
             class::LDX => {
                 let size = size_of(insn.opcode);
-                let value = self.memory(&mut s, insn.src, insn.off, size, None)?;
+                let mut value = self.memory(&mut s, insn.src, insn.off, size, None)?;
+                if insn.opcode & 0xe0 == 0x80 {
+                    // ldxs{b,h,w} (ISA v4): sign-extended, so within the width's signed range.
+                    let half = 1i64 << (size * 8 - 1);
+                    value = Reg::Scalar(Scalar::from_signed(-half, half - 1));
+                }
                 write(&mut s, insn.dst, value)?;
                 Ok(vec![Next::Goto(i + 1, s)])
             }
@@ -257,6 +262,27 @@ impl Interp<'_> {
         } else {
             Reg::Scalar(Scalar::constant(imm))
         };
+        if operation == 0xb0 && insn.off != 0 {
+            // movsx (ISA v4): the low `off` bits of the source, sign-extended.
+            let value = match source {
+                Reg::Scalar(v) => sign_extend(&v, insn.off as u32, is64),
+                Reg::Ptr(p) => {
+                    return Err((
+                        Rule::PtrLeak,
+                        format!(
+                            "movsx turns pointer R{} ({}) into a number",
+                            insn.src,
+                            describe_reg(&Reg::Ptr(p))
+                        ),
+                    ));
+                }
+                Reg::Uninit => {
+                    return Err((Rule::UninitReg, format!("R{} is not initialised", insn.src)));
+                }
+            };
+            write(s, dst, Reg::Scalar(value))?;
+            return Ok(i + 1);
+        }
         if operation == 0xb0 {
             // mov
             let value = match source {
@@ -690,7 +716,7 @@ impl Interp<'_> {
 
     fn jump(&mut self, i: usize, insn: &Insn, mut s: State) -> Outcome<Vec<Next>> {
         let operation = insn.operation();
-        let target = (i as i64 + 1 + i64::from(insn.off)) as usize;
+        let target = (i as i64 + 1 + cfg::jump_offset(insn)) as usize;
         match operation {
             0x00 => Ok(vec![Next::Goto(target, s)]),
             0x90 => {
@@ -1245,7 +1271,12 @@ fn write_stack(stack: &mut Stack, start: usize, size: usize, value: Reg) {
 fn scalar_op(insn: &Insn, a: Scalar, b: Scalar, is64: bool, from_imm: bool) -> Outcome<Scalar> {
     let operation = insn.operation();
     let width: u64 = if is64 { 64 } else { 32 };
-    let (a, b) = if is64 { (a, b) } else { (a.low32(), b.low32()) };
+    // Byte swaps read the register's whole width (`le64`/`be64` are ALU-class instructions).
+    let (a, b) = if is64 || operation == 0xd0 {
+        (a, b)
+    } else {
+        (a.low32(), b.low32())
+    };
     let result = match operation {
         0x00 => a.add(&b),
         0x10 => a.sub(&b),
@@ -1264,7 +1295,9 @@ fn scalar_op(insn: &Insn, a: Scalar, b: Scalar, is64: bool, from_imm: bool) -> O
                 };
                 return Err((Rule::DivByZero, format!("{what} by {how}")));
             }
-            if operation == 0x30 {
+            if insn.off == 1 {
+                signed_div_mod(&a, &b, operation == 0x90, is64)
+            } else if operation == 0x30 {
                 a.div(&b)
             } else {
                 a.rem(&b)
@@ -1301,8 +1334,9 @@ fn scalar_op(insn: &Insn, a: Scalar, b: Scalar, is64: bool, from_imm: bool) -> O
             None => Scalar::UNKNOWN,
         },
         0xd0 => {
-            let big_endian = insn.uses_src_reg();
-            match (insn.imm, big_endian, a.as_constant()) {
+            // `be` (ALU|END|X) and `bswap` (ALU64|END, ISA v4) swap; `le` does not here.
+            let swap = insn.uses_src_reg() || is64;
+            match (insn.imm, swap, a.as_constant()) {
                 (16, false, _) => a.and(&Scalar::constant(0xffff)),
                 (32, false, _) => a.low32(),
                 (64, false, _) => a.unlinked(),
@@ -1321,4 +1355,74 @@ fn scalar_op(insn: &Insn, a: Scalar, b: Scalar, is64: bool, from_imm: bool) -> O
     } else {
         result.low32()
     })
+}
+
+/// `v`'s low `bits` bits sign-extended (`movsx`); a 32-bit `movsx` zero-extends the result.
+fn sign_extend(v: &Scalar, bits: u32, is64: bool) -> Scalar {
+    let half = 1u64 << (bits - 1);
+    if let Some(c) = v.as_constant() {
+        let shift = 64 - bits;
+        let x = (((c << shift) as i64) >> shift) as u64;
+        return Scalar::constant(if is64 { x } else { x & U32 });
+    }
+    if v.umax < half {
+        // Non-negative and within the width: unchanged.
+        return v.unlinked();
+    }
+    if is64 {
+        Scalar::from_signed(-(half as i64), half as i64 - 1)
+    } else {
+        Scalar::at_most(U32)
+    }
+}
+
+/// Signed division or modulo (ISA v4, `off = 1`) of `a` by `b` (32-bit operands: the low
+/// halves, as the caller passes them). Division by 0 gives 0, modulo by 0 leaves `a`.
+fn signed_div_mod(a: &Scalar, b: &Scalar, modulo: bool, is64: bool) -> Scalar {
+    let signed = |x: u64| {
+        if is64 {
+            x as i64
+        } else {
+            i64::from(x as u32 as i32)
+        }
+    };
+    let non_negative = |x: &Scalar| {
+        if is64 {
+            x.smin >= 0
+        } else {
+            x.umax <= i32::MAX as u64
+        }
+    };
+    let any = if is64 {
+        Scalar::UNKNOWN
+    } else {
+        Scalar::at_most(U32)
+    };
+    if let (Some(x), Some(y)) = (a.as_constant(), b.as_constant()) {
+        let (x, y) = (signed(x), signed(y));
+        let r = match (y, modulo) {
+            (0, false) => 0,
+            (0, true) => x,
+            (_, false) if is64 => x.wrapping_div(y),
+            (_, true) if is64 => x.wrapping_rem(y),
+            (_, false) => i64::from((x as i32).wrapping_div(y as i32)),
+            (_, true) => i64::from((x as i32).wrapping_rem(y as i32)),
+        };
+        return Scalar::constant(if is64 { r as u64 } else { r as u64 & U32 });
+    }
+    match b.as_constant().map(signed) {
+        Some(y) if modulo && y != 0 => {
+            // |a % y| < |y|, with a's sign.
+            let m = y.unsigned_abs() - 1;
+            if non_negative(a) {
+                Scalar::at_most(m.min(a.umax))
+            } else if is64 {
+                Scalar::from_signed(-(m as i64), m as i64)
+            } else {
+                any
+            }
+        }
+        _ if !modulo && non_negative(a) && non_negative(b) && b.umin > 0 => a.div(b),
+        _ => any,
+    }
 }
