@@ -208,6 +208,37 @@ fn the_budget_ends_exploration_with_a_clear_error() {
 }
 
 #[test]
+fn loops_are_explored_per_iteration_and_an_endless_one_is_named() {
+    let case = |name: &str| {
+        corpus::load_all()
+            .into_iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("corpus program {name}"))
+    };
+    // 10 iterations of 3 instructions each, at least.
+    let report = verify_case(&case("accept_loop_bounded_counter"), &Options::default()).unwrap();
+    assert!(report.steps >= 30, "{report:?}");
+    let tight = Options {
+        max_steps: 5000,
+        ..Options::default()
+    };
+    let error = verify_case(&case("loop_unknown_bound"), &tight).unwrap_err();
+    assert_eq!(error.rule, Rule::LoopBudget, "{error}");
+    assert!(
+        error
+            .message
+            .contains("loop at insns 3..6 does not terminate within the budget of 5000 states"),
+        "{error}"
+    );
+    let error = verify_case(&case("loop_infinite"), &Options::default()).unwrap_err();
+    assert_eq!(error.rule, Rule::Loop, "{error}");
+    assert!(
+        error.message.contains("infinite loop at insns 1..1"),
+        "{error}"
+    );
+}
+
+#[test]
 fn shipped_handlers_verify_with_a_log() {
     HostPlatform::install();
     for (name, elf) in [("exit_latency", EXIT_LATENCY), ("exit_count", EXIT_COUNT)] {

@@ -16,8 +16,10 @@ pub struct Function {
     pub start: usize,
     /// One past the last instruction.
     pub end: usize,
-    /// Its instructions in an order where every jump goes forward (reverse post-order).
+    /// Its instructions in reverse post-order (every jump goes forward but back-edges).
     pub order: Vec<usize>,
+    /// Its loops: each back-edge as (head, source), the loop's first and last instruction.
+    pub loops: Vec<(usize, usize)>,
 }
 
 /// The checked control-flow graph.
@@ -360,10 +362,12 @@ pub fn check(insns: &[Insn], target: &Target<'_>) -> Result<Graph, VerifyError> 
             start,
             end,
             order: Vec::new(),
+            loops: Vec::new(),
         })
         .collect();
     let mut visited = vec![false; n];
-    // DFS per function: targets stay inside, no fall-through past the end, no back-edges.
+    // DFS per function: targets stay inside, no fall-through past the end; back-edges are
+    // recorded as loops (the interpretation proves they end).
     for function in &mut functions {
         const NEW: u8 = 0;
         const ACTIVE: u8 = 1;
@@ -405,13 +409,7 @@ pub fn check(insns: &[Insn], target: &Target<'_>) -> Result<Graph, VerifyError> 
                     color[to - start] = ACTIVE;
                     stack.push((to, 0));
                 }
-                ACTIVE => {
-                    return Err(err(
-                        at,
-                        Rule::Loop,
-                        format!("back-edge to {to}: loops are not allowed"),
-                    ));
-                }
+                ACTIVE => function.loops.push((to, at)),
                 _ => {}
             }
         }

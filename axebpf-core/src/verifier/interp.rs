@@ -11,8 +11,8 @@ use super::proto::{self, Arg, MapKind, Ret};
 use super::scalar::{Cmp, Scalar, refine};
 use super::state::{Byte, Frame, Ptr, Reg, Region, STACK_SIZE, Stack, State, describe_reg};
 use super::{
-    MAX_FRAMES, MAX_STATES_PER_INSN, MAX_VAR_OFF, Options, Report, Rule, Target, VerifyError,
-    disassemble_at,
+    MAX_FRAMES, MAX_LOOP_STATES_PER_INSN, MAX_STATES_PER_INSN, MAX_VAR_OFF, Options, Report, Rule,
+    Target, VerifyError, disassemble_at,
 };
 use crate::insn::{Insn, class, op};
 use crate::maps::MapType;
@@ -111,8 +111,166 @@ impl Interp<'_> {
         }
     }
 
+    /// The refusal when the budget runs out at `i`: naming the loop `i` is in, if any.
+    fn over_budget(&self, i: usize, loops: &[(usize, usize)]) -> VerifyError {
+        let explored = self.steps - 1;
+        let budget = self.options.max_steps;
+        let innermost = loops
+            .iter()
+            .filter(|(head, last)| (*head..=*last).contains(&i))
+            .min_by_key(|(head, last)| last - head);
+        match innermost {
+            Some((head, last)) => self.refuse(
+                i,
+                Rule::LoopBudget,
+                format!(
+                    "loop at insns {head}..{last} does not terminate within the budget of \
+                     {budget} states ({explored} explored): bound it with a constant"
+                ),
+            ),
+            None => self.refuse(
+                i,
+                Rule::TooComplex,
+                format!("explored {explored} states without finishing; the budget is {budget}"),
+            ),
+        }
+    }
+
+    /// Interprets function `f`, which has loops, from each of `entry`, path by path (depth
+    /// first, Linux's way): every iteration is interpreted, so a loop is accepted only when
+    /// each path through it ends within the budget. At jump targets a state is dropped when a
+    /// state whose every path has ended (not one still being explored, such as the same loop's
+    /// earlier iteration) covers it; a state equal to one of its own earlier states at the same
+    /// instruction never ends (refused as `loop`).
+    fn function_with_loops(
+        &mut self,
+        f: usize,
+        entry: Vec<State>,
+    ) -> Result<Vec<State>, VerifyError> {
+        /// A checkpoint: a state at a jump target, with the paths still running below it.
+        struct Node {
+            parent: Option<usize>,
+            branches: usize,
+            insn: usize,
+            state: Option<State>,
+        }
+        /// One path ended below `node`: nodes without running paths become complete.
+        fn finish(
+            nodes: &mut [Node],
+            complete: &mut [Vec<usize>],
+            start: usize,
+            node: Option<usize>,
+        ) {
+            let mut at = node;
+            while let Some(id) = at {
+                nodes[id].branches -= 1;
+                if nodes[id].branches > 0 {
+                    break;
+                }
+                if nodes[id].state.is_some() {
+                    complete[nodes[id].insn - start].push(id);
+                }
+                at = nodes[id].parent;
+            }
+        }
+        let function = &self.graph.functions[f];
+        let (start, end) = (function.start, function.end);
+        let loops = function.loops.clone();
+        let mut nodes: Vec<Node> = Vec::new();
+        let mut complete: Vec<Vec<usize>> = vec![Vec::new(); end - start];
+        let mut stored = vec![0usize; end - start];
+        let mut exits = Vec::new();
+        let mut work: Vec<(usize, State, Option<usize>)> =
+            entry.into_iter().map(|s| (start, s, None)).collect();
+        while let Some((i, state, mut node)) = work.pop() {
+            self.steps += 1;
+            if self.steps > self.options.max_steps {
+                return Err(self.over_budget(i, &loops));
+            }
+            if self.graph.jump_target[i] {
+                let covered = complete[i - start].iter().any(|&n| {
+                    nodes[n]
+                        .state
+                        .as_ref()
+                        .is_some_and(|done| done.covers(&state))
+                });
+                if covered {
+                    self.note(format_args!(
+                        "{i}: pruned: a finished state covers this one\n"
+                    ));
+                    finish(&mut nodes, &mut complete, start, node);
+                    continue;
+                }
+                // An earlier state of this very path at this instruction, unchanged: a cycle.
+                let (mut at, mut walked) = (node, 0);
+                while let Some(id) = at
+                    && walked < 64
+                {
+                    if nodes[id].insn == i
+                        && nodes[id]
+                            .state
+                            .as_ref()
+                            .is_some_and(|earlier| earlier.frames == state.frames)
+                    {
+                        let (head, last) = loops
+                            .iter()
+                            .filter(|(head, last)| (*head..=*last).contains(&i))
+                            .min_by_key(|(head, last)| last - head)
+                            .copied()
+                            .unwrap_or((i, i));
+                        return Err(self.refuse(
+                            i,
+                            Rule::Loop,
+                            format!(
+                                "infinite loop at insns {head}..{last}: the state at insn {i} \
+                                 repeats unchanged"
+                            ),
+                        ));
+                    }
+                    at = nodes[id].parent;
+                    walked += 1;
+                }
+                let keep = stored[i - start] < MAX_LOOP_STATES_PER_INSN;
+                stored[i - start] += usize::from(keep);
+                nodes.push(Node {
+                    parent: node,
+                    branches: 1,
+                    insn: i,
+                    state: keep.then(|| state.clone()),
+                });
+                node = Some(nodes.len() - 1);
+            }
+            if self.options.log {
+                let text = disassemble_at(self.insns, i, self.target);
+                let regs = state.describe();
+                self.note(format_args!("{i}: {text:<32} ; {regs}\n"));
+            }
+            let nexts = self
+                .step(i, state)
+                .map_err(|(rule, message)| self.refuse(i, rule, message))?;
+            if nexts.is_empty() {
+                finish(&mut nodes, &mut complete, start, node);
+            } else if let Some(id) = node {
+                nodes[id].branches += nexts.len() - 1;
+            }
+            for next in nexts.into_iter().rev() {
+                match next {
+                    Next::Goto(to, state) => work.push((to, state, node)),
+                    Next::Exit(state) => {
+                        exits.push(state);
+                        finish(&mut nodes, &mut complete, start, node);
+                    }
+                }
+            }
+        }
+        Ok(exits)
+    }
+
     /// Interprets function `f` from each of `entry`; returns the states at its exits.
     fn function(&mut self, f: usize, entry: Vec<State>) -> Result<Vec<State>, VerifyError> {
+        if !self.graph.functions[f].loops.is_empty() {
+            return self.function_with_loops(f, entry);
+        }
         let function = &self.graph.functions[f];
         let (start, end) = (function.start, function.end);
         let order = function.order.clone();

@@ -45,6 +45,8 @@ use crate::maps::MapSpec;
 
 /// Most instructions a program may have (the runtime's limit).
 pub const MAX_INSNS: usize = crate::runtime::MAX_INSNS;
+/// States whose every path ended kept per instruction of a function with loops, for pruning.
+pub const MAX_LOOP_STATES_PER_INSN: usize = 64;
 /// States kept apart at one instruction before they are joined.
 pub const MAX_STATES_PER_INSN: usize = 8;
 /// Default budget of (instruction, state) steps.
@@ -67,7 +69,7 @@ pub enum Rule {
     JumpIntoLddw,
     /// An instruction no path reaches.
     Unreachable,
-    /// A loop (back-edge) or a recursive call.
+    /// A recursive call, or a loop whose state repeats unchanged (it never ends).
     Loop,
     /// A path runs past the last instruction of its function.
     FallThrough,
@@ -114,6 +116,8 @@ pub enum Rule {
     CallFrame,
     /// The exploration budget ran out.
     TooComplex,
+    /// A loop not proven to end within the budget of explored states.
+    LoopBudget,
     /// An atomic operation of 1 or 2 bytes (only 4 and 8 exist).
     AtomicSize,
     /// An atomic operation at an offset not (provably) aligned to its size.
@@ -124,7 +128,7 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule.
-    pub const ALL: [Rule; 31] = [
+    pub const ALL: [Rule; 32] = [
         Rule::Size,
         Rule::BadInsn,
         Rule::JumpRange,
@@ -153,6 +157,7 @@ impl Rule {
         Rule::BadShift,
         Rule::CallFrame,
         Rule::TooComplex,
+        Rule::LoopBudget,
         Rule::AtomicSize,
         Rule::AtomicMisaligned,
         Rule::AtomicRegion,
@@ -189,6 +194,7 @@ impl Rule {
             Rule::BadShift => "bad_shift",
             Rule::CallFrame => "call_frame",
             Rule::TooComplex => "too_complex",
+            Rule::LoopBudget => "loop_budget",
             Rule::AtomicSize => "atomic_size",
             Rule::AtomicMisaligned => "atomic_misaligned",
             Rule::AtomicRegion => "atomic_region",
