@@ -666,24 +666,47 @@ impl Interp<'_> {
             Region::Stack(frame) => {
                 let limit = self.stack_limit(frame);
                 if lo < -limit || hi + size as i64 > 0 {
+                    let (rule, what) = if lo == hi {
+                        (Rule::StackOob, "")
+                    } else {
+                        (Rule::StackVarOffset, " at a variable offset")
+                    };
                     return Err((
-                        Rule::StackOob,
+                        rule,
                         format!(
-                            "stack access at {lo}..={hi} size {size} is outside the frame \
+                            "stack access{what} at {lo}..={hi} size {size} may leave the frame \
                              (-{limit}..0)"
                         ),
                     ));
                 }
                 let stack = &mut s.frames[usize::from(frame)].stack;
                 if lo != hi {
-                    if store.is_some() {
-                        return Err((
-                            Rule::StackVarOffset,
-                            format!("stack write at a variable offset ({lo}..={hi})"),
-                        ));
+                    match store {
+                        None => {
+                            check_stack_readable(stack, lo, hi + size as i64)?;
+                            return Ok(unknown);
+                        }
+                        Some(Reg::Ptr(p)) => {
+                            return Err((
+                                Rule::PtrLeak,
+                                format!(
+                                    "storing pointer {} at a variable stack offset ({lo}..={hi}): \
+                                     it could not be read back as a pointer, only as data",
+                                    describe_reg(&Reg::Ptr(p))
+                                ),
+                            ));
+                        }
+                        Some(Reg::Uninit) => {
+                            return Err((
+                                Rule::UninitReg,
+                                String::from("storing an uninitialised register"),
+                            ));
+                        }
+                        Some(Reg::Scalar(_)) => {
+                            write_stack_var(stack, lo, hi, size);
+                            return Ok(Reg::Uninit);
+                        }
                     }
-                    check_stack_readable(stack, lo, hi + size as i64)?;
-                    return Ok(unknown);
                 }
                 if lo % size as i64 != 0 {
                     return Err((
@@ -1394,6 +1417,36 @@ fn check_stack_readable(stack: &Stack, lo: i64, hi: i64) -> Outcome<()> {
         }
     }
     Ok(())
+}
+
+/// Writes `size` bytes of a number at a variable stack offset, `lo..=hi` (from R10): every
+/// slot it may touch is marked written; spills there end (a scalar's bytes become data, a
+/// pointer's unreadable, as it may be partly overwritten); uninitialised bytes become data only
+/// where every possible offset writes them.
+fn write_stack_var(stack: &mut Stack, lo: i64, hi: i64, size: usize) {
+    let (first, last) = (Stack::index(lo), Stack::index(hi + size as i64));
+    let bytes = alloc::rc::Rc::make_mut(&mut stack.bytes);
+    for slot in first / 8..=(last - 1) / 8 {
+        stack.used |= 1 << slot;
+        let slot_range = slot * 8..slot * 8 + 8;
+        if bytes[slot_range.clone()].contains(&Byte::Spill) {
+            let rest = if matches!(stack.spills[slot], Reg::Ptr(_)) {
+                Byte::Uninit
+            } else {
+                Byte::Misc
+            };
+            for i in slot_range {
+                if bytes[i] == Byte::Spill {
+                    bytes[i] = rest;
+                }
+            }
+            alloc::rc::Rc::make_mut(&mut stack.spills)[slot] = Reg::Uninit;
+        }
+    }
+    let sure = Stack::index(hi)..Stack::index(lo + size as i64);
+    for i in sure {
+        bytes[i] = Byte::Misc;
+    }
 }
 
 /// Writes `size` bytes of `value` at stack byte `start` (a fixed, aligned offset).
