@@ -432,7 +432,7 @@ fn clang_compiled_patterns_verify_and_run() {
     HostPlatform::install();
     for mode in [ExecMode::Interpreter, ExecMode::Jit] {
         let object = LoadedObject::load(CLANG_PATTERNS, mode).unwrap();
-        assert_eq!(object.programs().len(), 3);
+        assert_eq!(object.programs().len(), 4);
         for program in object.programs() {
             let size = axebpf_core::tracepoint::for_section(&program.section)
                 .unwrap()
@@ -455,5 +455,31 @@ fn clang_compiled_patterns_verify_and_run() {
             "width {} clamps to bucket 15",
             context_bytes(48)[20]
         );
+    }
+}
+
+#[test]
+fn clang_compiled_atomics_verify() {
+    use axebpf_core::runtime::RuntimeError;
+    const CLANG_ATOMICS: &[u8] = include_bytes!("verifier/objects/clang_atomics.bpf.o");
+    HostPlatform::install();
+    let options = LoadOptions {
+        verifier_log: true,
+        ..LoadOptions::new(ExecMode::Interpreter)
+    };
+    // The verifier runs first: a refusal by the runtime means the program verified.
+    match LoadedObject::load_with_options(CLANG_ATOMICS, &options) {
+        Ok(object) => {
+            for program in object.programs() {
+                let mut ctx = context_bytes(48);
+                assert_eq!(program.program.run(&mut ctx).unwrap(), 0);
+            }
+        }
+        Err(ObjectError::Program {
+            error: RuntimeError::Rewrite(error),
+            name,
+            ..
+        }) => println!("{name}: verified; not run: runtime refuses (rbpf): {error}"),
+        Err(other) => panic!("clang_atomics: {other}"),
     }
 }
