@@ -2,9 +2,10 @@
 //! runs in — static abstract interpretation over every path, like the Linux verifier, lighter.
 //!
 //! **Control flow** ([`cfg`]): jumps land on instructions of their own function (never on the
-//! second half of an `lddw`); no loops (back-edges) and no recursion; every instruction is
-//! reachable; no path falls off the end of a function; at most [`MAX_INSNS`] instructions;
-//! every opcode is one the runtime runs correctly.
+//! second half of an `lddw`); no recursion; every instruction is reachable; no path falls off
+//! the end of a function; at most [`MAX_INSNS`] instructions; every opcode is one of the ISA
+//! (atomics and ISA v4 included) but for what the verifier leaves out: legacy packet loads,
+//! tail calls, kfuncs and `lddw` pseudos other than a map.
 //!
 //! **Values** (the interpretation): each register is uninitialised, a scalar (unsigned and
 //! signed ranges plus known bits, see [`scalar`]), or a pointer into the context, a stack
@@ -21,7 +22,9 @@
 //!   exit, or a comparison other than against 0 (NULL checks) or another pointer into the
 //!   same region (that reveals an offset, not an address);
 //! * helpers: only registered ids with a prototype ([`proto`]); every argument is checked;
-//! * division and modulo by a constant zero are refused; so are shifts by the width or more.
+//! * division and modulo by a constant zero are refused; so are shifts by the width or more;
+//! * atomics work on initialised stack bytes or map values, aligned, with number operands;
+//! * loops end: every iteration is interpreted, within the budget ([`Rule::LoopBudget`]).
 //!
 //! Paths are explored separately (each keeps what its branches learnt) until more than
 //! [`MAX_STATES_PER_INSN`] states reach one instruction; they are then joined into one. States
