@@ -16,8 +16,10 @@ pub struct Function {
     pub start: usize,
     /// One past the last instruction.
     pub end: usize,
-    /// Its instructions in an order where every jump goes forward (reverse post-order).
+    /// Its instructions in reverse post-order (every jump goes forward but back-edges).
     pub order: Vec<usize>,
+    /// Its loops: each back-edge as (head, source), the loop's first and last instruction.
+    pub loops: Vec<(usize, usize)>,
 }
 
 /// The checked control-flow graph.
@@ -85,7 +87,50 @@ pub fn decode(code: &[u8]) -> Result<Vec<Insn>, VerifyError> {
         .collect())
 }
 
-/// Why `insn` is not an instruction the verifier and the runtime accept, if it is not.
+/// Why `insn` is never run, whatever the program around it: what the verifier leaves out of
+/// the ISA on purpose — legacy packet loads (`LD_ABS`/`LD_IND`, socket filters only), tail
+/// calls, kfunc and other call pseudos (`src` > 1), and `lddw` pseudos the loader does not
+/// resolve (only `src = 1`, a relocated map handle).
+fn unsupported(insn: &Insn) -> Option<&'static str> {
+    match insn.class() {
+        class::LD if insn.opcode != op::LD_IMM64 => Some("legacy packet loads are not supported"),
+        class::LD if insn.src > 1 => Some("lddw with this source (pseudo) is not supported"),
+        _ if insn.opcode == op::TAIL_CALL => Some("tail calls are not supported"),
+        _ if insn.opcode == op::CALL && insn.src > 1 => Some("kfunc calls are not supported"),
+        _ => None,
+    }
+}
+
+/// Atomic operations (`imm` of `STX|ATOMIC`): name, whether it writes the old value back.
+pub fn atomic_op(imm: i32) -> Option<(&'static str, bool)> {
+    Some(match imm {
+        0x00 => ("add", false),
+        0x40 => ("or", false),
+        0x50 => ("and", false),
+        0xa0 => ("xor", false),
+        0x01 => ("fetch_add", true),
+        0x41 => ("fetch_or", true),
+        0x51 => ("fetch_and", true),
+        0xa1 => ("fetch_xor", true),
+        0xe1 => ("xchg", true),
+        0xf1 => ("cmpxchg", true),
+        _ => return None,
+    })
+}
+
+/// `STX|ATOMIC` with `CMPXCHG`.
+pub const CMPXCHG: i32 = 0xf1;
+
+/// The relative target of a jump: `off`, or `imm` for the 32-bit `ja` (`gotol`, ISA v4).
+pub fn jump_offset(insn: &Insn) -> i64 {
+    if insn.opcode == op::JA32 {
+        i64::from(insn.imm)
+    } else {
+        i64::from(insn.off)
+    }
+}
+
+/// Why `insn` is not an instruction the verifier accepts, if it is not.
 fn invalid(insn: &Insn) -> Option<&'static str> {
     let Insn {
         opcode,
@@ -99,22 +144,33 @@ fn invalid(insn: &Insn) -> Option<&'static str> {
     if dst > 10 || src > 10 && !(opcode == op::LD_IMM64 || opcode == op::CALL) {
         return Some("register number above r10");
     }
-    if let Some(reason) = crate::runtime::rewrite::unsupported_by_runtime(insn) {
+    if let Some(reason) = unsupported(insn) {
         return Some(reason);
     }
+    let is64 = insn.class() == class::ALU64;
     match insn.class() {
         class::ALU | class::ALU64 => {
             if operation > 0xd0 {
                 return Some("unknown ALU operation");
             }
-            if off != 0 {
-                return Some("reserved field `off` is not zero");
-            }
             if operation == 0xd0 {
-                if !matches!(imm, 16 | 32 | 64) || src != 0 {
+                if is64 && reg_source {
+                    return Some("unknown byte swap (ALU64|END|X)");
+                }
+                if !matches!(imm, 16 | 32 | 64) || src != 0 || off != 0 {
                     return Some("byte swap width must be 16, 32 or 64");
                 }
                 return None;
+            }
+            match (operation, off) {
+                (_, 0) => {}
+                // sdiv / smod (ISA v4)
+                (0x30 | 0x90, 1) => {}
+                // movsx (ISA v4): register source only; 32 only in ALU64
+                (0xb0, 8 | 16) if reg_source => {}
+                (0xb0, 32) if reg_source && is64 => {}
+                (0xb0, _) => return Some("movsx width must be 8, 16 (or 32 in 64-bit)"),
+                _ => return Some("reserved field `off` is not zero"),
             }
             if operation == 0x80 {
                 return (reg_source || src != 0 || imm != 0).then_some("malformed neg");
@@ -124,20 +180,32 @@ fn invalid(insn: &Insn) -> Option<&'static str> {
             }
             None
         }
-        class::LDX => {
-            (opcode & 0xe0 != 0x60 || imm != 0).then_some("only ldx{b,h,w,dw} loads are supported")
-        }
-        0x02 => (opcode & 0xe0 != 0x60 || src != 0).then_some("malformed st"),
-        class::STX => (opcode & 0xe0 != 0x60 || imm != 0).then_some("malformed stx"),
+        class::LDX => match opcode & 0xe0 {
+            _ if imm != 0 => Some("reserved field `imm` of a load is not zero"),
+            0x60 => None,
+            0x80 if opcode & 0x18 != 0x18 => None,
+            0x80 => Some("there is no 8-byte sign-extending load"),
+            _ => Some("only ldx{b,h,w,dw} and ldxs{b,h,w} loads exist"),
+        },
+        class::ST => (opcode & 0xe0 != 0x60 || src != 0).then_some("malformed st"),
+        class::STX => match opcode & 0xe0 {
+            0x60 => (imm != 0).then_some("malformed stx"),
+            0xc0 => atomic_op(imm)
+                .is_none()
+                .then_some("unknown atomic operation (imm)"),
+            _ => Some("malformed stx"),
+        },
         class::LD => {
             if off != 0 || dst > 10 {
                 return Some("malformed lddw");
             }
-            (src > 1).then_some("lddw with this source (pseudo) is not supported")
+            None
         }
         class::JMP | class::JMP32 => {
             let jmp32 = insn.class() == class::JMP32;
             match operation {
+                0x00 if jmp32 => (src != 0 || dst != 0 || off != 0 || reg_source)
+                    .then_some("malformed ja32 (gotol): only imm may be set"),
                 0x00 => (src != 0 || dst != 0 || imm != 0 || reg_source).then_some("malformed ja"),
                 0x80 if jmp32 || reg_source => Some("tail calls are not supported"),
                 0x80 => (dst != 0 || off != 0).then_some("malformed call"),
@@ -162,8 +230,8 @@ fn successors(insns: &[Insn], i: usize) -> Vec<(usize, bool)> {
         class::JMP | class::JMP32 => match insn.operation() {
             0x90 => vec![],
             0x80 => vec![(i + 1, false)],
-            0x00 => vec![(jump(i64::from(insn.off)), true)],
-            _ => vec![(i + 1, false), (jump(i64::from(insn.off)), true)],
+            0x00 => vec![(jump(jump_offset(&insn)), true)],
+            _ => vec![(i + 1, false), (jump(jump_offset(&insn)), true)],
         },
         _ => vec![(i + 1, false)],
     }
@@ -176,6 +244,17 @@ pub fn check(insns: &[Insn], target: &Target<'_>) -> Result<Graph, VerifyError> 
     let mut starts = vec![true; n];
     let mut i = 0;
     while i < n {
+        if insns[i].class() == class::STX
+            && insns[i].opcode & 0xe0 == 0xc0
+            && insns[i].opcode & 0x18 >= 0x08
+            && insns[i].opcode & 0x18 != 0x18
+        {
+            return Err(err(
+                i,
+                Rule::AtomicSize,
+                String::from("atomic operations are 4 or 8 bytes wide, not 1 or 2"),
+            ));
+        }
         if let Some(reason) = invalid(&insns[i]) {
             return Err(err(i, Rule::BadInsn, String::from(reason)));
         }
@@ -204,6 +283,17 @@ pub fn check(insns: &[Insn], target: &Target<'_>) -> Result<Graph, VerifyError> 
                 }
                 _ => {}
             }
+        }
+        let writes_src = insn.class() == class::STX
+            && insn.opcode & 0xe0 == 0xc0
+            && insn.imm != CMPXCHG
+            && atomic_op(insn.imm).is_some_and(|(_, fetch)| fetch);
+        if writes_src && insn.src == 10 {
+            return Err(err(
+                i,
+                Rule::R10Write,
+                String::from("R10 (the frame pointer) is read-only: this atomic writes its source"),
+            ));
         }
         if insns[i].opcode == op::LD_IMM64 {
             let Some(next) = insns.get(i + 1) else {
@@ -234,7 +324,7 @@ pub fn check(insns: &[Insn], target: &Target<'_>) -> Result<Graph, VerifyError> 
         let relative = if insn.is_local_call() {
             Some(i64::from(insn.imm))
         } else if insn.is_jump_with_offset() {
-            Some(i64::from(insn.off))
+            Some(jump_offset(&insn))
         } else {
             None
         };
@@ -272,10 +362,12 @@ pub fn check(insns: &[Insn], target: &Target<'_>) -> Result<Graph, VerifyError> 
             start,
             end,
             order: Vec::new(),
+            loops: Vec::new(),
         })
         .collect();
     let mut visited = vec![false; n];
-    // DFS per function: targets stay inside, no fall-through past the end, no back-edges.
+    // DFS per function: targets stay inside, no fall-through past the end; back-edges are
+    // recorded as loops (the interpretation proves they end).
     for function in &mut functions {
         const NEW: u8 = 0;
         const ACTIVE: u8 = 1;
@@ -317,13 +409,7 @@ pub fn check(insns: &[Insn], target: &Target<'_>) -> Result<Graph, VerifyError> 
                     color[to - start] = ACTIVE;
                     stack.push((to, 0));
                 }
-                ACTIVE => {
-                    return Err(err(
-                        at,
-                        Rule::Loop,
-                        format!("back-edge to {to}: loops are not allowed"),
-                    ));
-                }
+                ACTIVE => function.loops.push((to, at)),
                 _ => {}
             }
         }

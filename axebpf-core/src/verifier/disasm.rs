@@ -62,6 +62,23 @@ pub fn disassemble(
                 "32"
             };
             match operation {
+                13 if insn.class() == class::ALU64 && reg_source => {
+                    format!(".insn {opcode:#04x}, r{dst}, r{src}, {off}, {imm}")
+                }
+                3 | 9 if off == 1 => {
+                    let name = if operation == 3 { "sdiv" } else { "smod" };
+                    if reg_source {
+                        format!("{name}{width} r{dst}, r{src}")
+                    } else {
+                        format!("{name}{width} r{dst}, {imm}")
+                    }
+                }
+                11 if off != 0 && reg_source && imm == 0 => {
+                    format!("movsx{width} r{dst}, r{src}, {off}")
+                }
+                _ if off != 0 && operation != 13 => {
+                    format!(".insn {opcode:#04x}, r{dst}, r{src}, {off}, {imm}")
+                }
                 8 => format!("neg{width} r{dst}"),
                 13 => {
                     let kind = match (insn.class(), reg_source) {
@@ -88,7 +105,13 @@ pub fn disassemble(
                     Some(name) => format!("call {name}"),
                     None => format!("call {imm}"),
                 },
-                0 => format!("ja{width} {}", signed(i64::from(off))),
+                0 if insn.class() == class::JMP32 && off == 0 => {
+                    format!("ja32 {}", signed(i64::from(imm)))
+                }
+                0 if insn.class() == class::JMP32 => {
+                    format!(".insn {opcode:#04x}, r{dst}, r{src}, {off}, {imm}")
+                }
+                0 => format!("ja {}", signed(i64::from(off))),
                 _ if reg_source => format!(
                     "{}{width} r{dst}, r{src}, {}",
                     JMP_NAMES[operation],
@@ -118,6 +141,23 @@ pub fn disassemble(
             size_suffix(opcode),
             signed(i64::from(off))
         ),
+        class::LDX if opcode & 0xe0 == 0x80 && opcode & 0x18 != 0x18 => format!(
+            "ldxs{} r{dst}, [r{src}{}]",
+            size_suffix(opcode),
+            signed(i64::from(off))
+        ),
+        class::STX
+            if opcode & 0xe0 == 0xc0
+                && matches!(opcode & 0x18, 0x00 | 0x18)
+                && super::cfg::atomic_op(imm).is_some() =>
+        {
+            let (name, _) = super::cfg::atomic_op(imm).unwrap_or(("?", false));
+            let width = if opcode & 0x18 == 0x18 { 64 } else { 32 };
+            format!(
+                "atomic_{name}{width} [r{dst}{}], r{src}",
+                signed(i64::from(off))
+            )
+        }
         0x02 if opcode & 0xe0 == 0x60 => format!(
             "st{} [r{dst}{}], {imm}",
             size_suffix(opcode),

@@ -6,13 +6,13 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
-use super::cfg::Graph;
+use super::cfg::{self, Graph};
 use super::proto::{self, Arg, MapKind, Ret};
 use super::scalar::{Cmp, Scalar, refine};
 use super::state::{Byte, Frame, Ptr, Reg, Region, STACK_SIZE, Stack, State, describe_reg};
 use super::{
-    MAX_FRAMES, MAX_STATES_PER_INSN, MAX_VAR_OFF, Options, Report, Rule, Target, VerifyError,
-    disassemble_at,
+    MAX_FRAMES, MAX_LOOP_STATES_PER_INSN, MAX_STATES_PER_INSN, MAX_VAR_OFF, Options, Report, Rule,
+    Target, VerifyError, disassemble_at,
 };
 use crate::insn::{Insn, class, op};
 use crate::maps::MapType;
@@ -111,8 +111,166 @@ impl Interp<'_> {
         }
     }
 
+    /// The refusal when the budget runs out at `i`: naming the loop `i` is in, if any.
+    fn over_budget(&self, i: usize, loops: &[(usize, usize)]) -> VerifyError {
+        let explored = self.steps - 1;
+        let budget = self.options.max_steps;
+        let innermost = loops
+            .iter()
+            .filter(|(head, last)| (*head..=*last).contains(&i))
+            .min_by_key(|(head, last)| last - head);
+        match innermost {
+            Some((head, last)) => self.refuse(
+                i,
+                Rule::LoopBudget,
+                format!(
+                    "loop at insns {head}..{last} does not terminate within the budget of \
+                     {budget} states ({explored} explored): bound it with a constant"
+                ),
+            ),
+            None => self.refuse(
+                i,
+                Rule::TooComplex,
+                format!("explored {explored} states without finishing; the budget is {budget}"),
+            ),
+        }
+    }
+
+    /// Interprets function `f`, which has loops, from each of `entry`, path by path (depth
+    /// first, Linux's way): every iteration is interpreted, so a loop is accepted only when
+    /// each path through it ends within the budget. At jump targets a state is dropped when a
+    /// state whose every path has ended (not one still being explored, such as the same loop's
+    /// earlier iteration) covers it; a state equal to one of its own earlier states at the same
+    /// instruction never ends (refused as `loop`).
+    fn function_with_loops(
+        &mut self,
+        f: usize,
+        entry: Vec<State>,
+    ) -> Result<Vec<State>, VerifyError> {
+        /// A checkpoint: a state at a jump target, with the paths still running below it.
+        struct Node {
+            parent: Option<usize>,
+            branches: usize,
+            insn: usize,
+            state: Option<State>,
+        }
+        /// One path ended below `node`: nodes without running paths become complete.
+        fn finish(
+            nodes: &mut [Node],
+            complete: &mut [Vec<usize>],
+            start: usize,
+            node: Option<usize>,
+        ) {
+            let mut at = node;
+            while let Some(id) = at {
+                nodes[id].branches -= 1;
+                if nodes[id].branches > 0 {
+                    break;
+                }
+                if nodes[id].state.is_some() {
+                    complete[nodes[id].insn - start].push(id);
+                }
+                at = nodes[id].parent;
+            }
+        }
+        let function = &self.graph.functions[f];
+        let (start, end) = (function.start, function.end);
+        let loops = function.loops.clone();
+        let mut nodes: Vec<Node> = Vec::new();
+        let mut complete: Vec<Vec<usize>> = vec![Vec::new(); end - start];
+        let mut stored = vec![0usize; end - start];
+        let mut exits = Vec::new();
+        let mut work: Vec<(usize, State, Option<usize>)> =
+            entry.into_iter().map(|s| (start, s, None)).collect();
+        while let Some((i, state, mut node)) = work.pop() {
+            self.steps += 1;
+            if self.steps > self.options.max_steps {
+                return Err(self.over_budget(i, &loops));
+            }
+            if self.graph.jump_target[i] {
+                let covered = complete[i - start].iter().any(|&n| {
+                    nodes[n]
+                        .state
+                        .as_ref()
+                        .is_some_and(|done| done.covers(&state))
+                });
+                if covered {
+                    self.note(format_args!(
+                        "{i}: pruned: a finished state covers this one\n"
+                    ));
+                    finish(&mut nodes, &mut complete, start, node);
+                    continue;
+                }
+                // An earlier state of this very path at this instruction, unchanged: a cycle.
+                let (mut at, mut walked) = (node, 0);
+                while let Some(id) = at
+                    && walked < 64
+                {
+                    if nodes[id].insn == i
+                        && nodes[id]
+                            .state
+                            .as_ref()
+                            .is_some_and(|earlier| earlier.frames == state.frames)
+                    {
+                        let (head, last) = loops
+                            .iter()
+                            .filter(|(head, last)| (*head..=*last).contains(&i))
+                            .min_by_key(|(head, last)| last - head)
+                            .copied()
+                            .unwrap_or((i, i));
+                        return Err(self.refuse(
+                            i,
+                            Rule::Loop,
+                            format!(
+                                "infinite loop at insns {head}..{last}: the state at insn {i} \
+                                 repeats unchanged"
+                            ),
+                        ));
+                    }
+                    at = nodes[id].parent;
+                    walked += 1;
+                }
+                let keep = stored[i - start] < MAX_LOOP_STATES_PER_INSN;
+                stored[i - start] += usize::from(keep);
+                nodes.push(Node {
+                    parent: node,
+                    branches: 1,
+                    insn: i,
+                    state: keep.then(|| state.clone()),
+                });
+                node = Some(nodes.len() - 1);
+            }
+            if self.options.log {
+                let text = disassemble_at(self.insns, i, self.target);
+                let regs = state.describe();
+                self.note(format_args!("{i}: {text:<32} ; {regs}\n"));
+            }
+            let nexts = self
+                .step(i, state)
+                .map_err(|(rule, message)| self.refuse(i, rule, message))?;
+            if nexts.is_empty() {
+                finish(&mut nodes, &mut complete, start, node);
+            } else if let Some(id) = node {
+                nodes[id].branches += nexts.len() - 1;
+            }
+            for next in nexts.into_iter().rev() {
+                match next {
+                    Next::Goto(to, state) => work.push((to, state, node)),
+                    Next::Exit(state) => {
+                        exits.push(state);
+                        finish(&mut nodes, &mut complete, start, node);
+                    }
+                }
+            }
+        }
+        Ok(exits)
+    }
+
     /// Interprets function `f` from each of `entry`; returns the states at its exits.
     fn function(&mut self, f: usize, entry: Vec<State>) -> Result<Vec<State>, VerifyError> {
+        if !self.graph.functions[f].loops.is_empty() {
+            return self.function_with_loops(f, entry);
+        }
         let function = &self.graph.functions[f];
         let (start, end) = (function.start, function.end);
         let order = function.order.clone();
@@ -180,7 +338,12 @@ impl Interp<'_> {
             }
             class::LDX => {
                 let size = size_of(insn.opcode);
-                let value = self.memory(&mut s, insn.src, insn.off, size, None)?;
+                let mut value = self.memory(&mut s, insn.src, insn.off, size, None)?;
+                if insn.opcode & 0xe0 == 0x80 {
+                    // ldxs{b,h,w} (ISA v4): sign-extended, so within the width's signed range.
+                    let half = 1i64 << (size * 8 - 1);
+                    value = Reg::Scalar(Scalar::from_signed(-half, half - 1));
+                }
                 write(&mut s, insn.dst, value)?;
                 Ok(vec![Next::Goto(i + 1, s)])
             }
@@ -188,6 +351,10 @@ impl Interp<'_> {
                 let size = size_of(insn.opcode);
                 let value = Reg::Scalar(Scalar::constant(insn.imm as i64 as u64));
                 self.memory(&mut s, insn.dst, insn.off, size, Some(value))?;
+                Ok(vec![Next::Goto(i + 1, s)])
+            }
+            class::STX if insn.opcode & 0xe0 == 0xc0 => {
+                self.atomic(&insn, &mut s)?;
                 Ok(vec![Next::Goto(i + 1, s)])
             }
             class::STX => {
@@ -253,6 +420,27 @@ impl Interp<'_> {
         } else {
             Reg::Scalar(Scalar::constant(imm))
         };
+        if operation == 0xb0 && insn.off != 0 {
+            // movsx (ISA v4): the low `off` bits of the source, sign-extended.
+            let value = match source {
+                Reg::Scalar(v) => sign_extend(&v, insn.off as u32, is64),
+                Reg::Ptr(p) => {
+                    return Err((
+                        Rule::PtrLeak,
+                        format!(
+                            "movsx turns pointer R{} ({}) into a number",
+                            insn.src,
+                            describe_reg(&Reg::Ptr(p))
+                        ),
+                    ));
+                }
+                Reg::Uninit => {
+                    return Err((Rule::UninitReg, format!("R{} is not initialised", insn.src)));
+                }
+            };
+            write(s, dst, Reg::Scalar(value))?;
+            return Ok(i + 1);
+        }
         if operation == 0xb0 {
             // mov
             let value = match source {
@@ -478,24 +666,47 @@ impl Interp<'_> {
             Region::Stack(frame) => {
                 let limit = self.stack_limit(frame);
                 if lo < -limit || hi + size as i64 > 0 {
+                    let (rule, what) = if lo == hi {
+                        (Rule::StackOob, "")
+                    } else {
+                        (Rule::StackVarOffset, " at a variable offset")
+                    };
                     return Err((
-                        Rule::StackOob,
+                        rule,
                         format!(
-                            "stack access at {lo}..={hi} size {size} is outside the frame \
+                            "stack access{what} at {lo}..={hi} size {size} may leave the frame \
                              (-{limit}..0)"
                         ),
                     ));
                 }
                 let stack = &mut s.frames[usize::from(frame)].stack;
                 if lo != hi {
-                    if store.is_some() {
-                        return Err((
-                            Rule::StackVarOffset,
-                            format!("stack write at a variable offset ({lo}..={hi})"),
-                        ));
+                    match store {
+                        None => {
+                            check_stack_readable(stack, lo, hi + size as i64)?;
+                            return Ok(unknown);
+                        }
+                        Some(Reg::Ptr(p)) => {
+                            return Err((
+                                Rule::PtrLeak,
+                                format!(
+                                    "storing pointer {} at a variable stack offset ({lo}..={hi}): \
+                                     it could not be read back as a pointer, only as data",
+                                    describe_reg(&Reg::Ptr(p))
+                                ),
+                            ));
+                        }
+                        Some(Reg::Uninit) => {
+                            return Err((
+                                Rule::UninitReg,
+                                String::from("storing an uninitialised register"),
+                            ));
+                        }
+                        Some(Reg::Scalar(_)) => {
+                            write_stack_var(stack, lo, hi, size);
+                            return Ok(Reg::Uninit);
+                        }
                     }
-                    check_stack_readable(stack, lo, hi + size as i64)?;
-                    return Ok(unknown);
                 }
                 if lo % size as i64 != 0 {
                     return Err((
@@ -531,11 +742,162 @@ impl Interp<'_> {
         }
     }
 
+    /// An atomic read-modify-write (`STX|ATOMIC`): on initialised stack bytes holding no
+    /// pointer or inside a map value, aligned, with a scalar operand; FETCH forms and `xchg`
+    /// write the old value into the source register, `cmpxchg` into R0 (compared with it).
+    fn atomic(&self, insn: &Insn, s: &mut State) -> Outcome<()> {
+        let size = size_of(insn.opcode);
+        let (name, fetch) = cfg::atomic_op(insn.imm)
+            .ok_or((Rule::BadInsn, String::from("unknown atomic operation")))?;
+        let what = format!("atomic {name} ({size} bytes)");
+        if let Reg::Ptr(p) = read(s, insn.src)? {
+            return Err((
+                Rule::PtrLeak,
+                format!(
+                    "{what}: R{} is pointer {}; an atomic would store it as a number",
+                    insn.src,
+                    describe_reg(&Reg::Ptr(p))
+                ),
+            ));
+        }
+        if insn.imm == cfg::CMPXCHG {
+            match s.top().regs[0] {
+                Reg::Uninit => {
+                    return Err((
+                        Rule::UninitReg,
+                        format!("{what} compares with R0, which is not initialised"),
+                    ));
+                }
+                Reg::Ptr(p) => {
+                    return Err((
+                        Rule::PtrLeak,
+                        format!(
+                            "{what} compares with R0, pointer {}: that would reveal its address",
+                            describe_reg(&Reg::Ptr(p))
+                        ),
+                    ));
+                }
+                Reg::Scalar(_) => {}
+            }
+        }
+        let base = insn.dst;
+        let pointer = match read(s, base)? {
+            Reg::Ptr(p) => p,
+            Reg::Scalar(v) if v.as_constant() == Some(0) => {
+                return Err((
+                    Rule::NullCheck,
+                    format!("{what}: R{base} is NULL on this path"),
+                ));
+            }
+            other => {
+                return Err((
+                    Rule::NotMemory,
+                    format!(
+                        "{what}: R{base} ({}) is not a pointer to memory",
+                        describe_reg(&other)
+                    ),
+                ));
+            }
+        };
+        if pointer.nullable {
+            return Err((
+                Rule::NullCheck,
+                format!(
+                    "{what}: R{base} ({}) may be NULL: compare it with 0 before using it",
+                    describe_reg(&Reg::Ptr(pointer))
+                ),
+            ));
+        }
+        let lo = pointer.off_min + i64::from(insn.off);
+        let hi = pointer.off_max + i64::from(insn.off);
+        let aligned = |lo: i64, hi: i64| -> Outcome<()> {
+            if lo != hi {
+                return Err((
+                    Rule::AtomicMisaligned,
+                    format!(
+                        "{what} at a variable offset ({lo}..={hi}): its alignment to {size} \
+                         bytes cannot be proven"
+                    ),
+                ));
+            }
+            if lo % size as i64 != 0 {
+                return Err((
+                    Rule::AtomicMisaligned,
+                    format!("{what} at offset {lo} is not aligned to its size {size}"),
+                ));
+            }
+            Ok(())
+        };
+        match pointer.region {
+            Region::Ctx => {
+                return Err((
+                    Rule::AtomicRegion,
+                    format!(
+                        "{what} on the context: it is read-only; atomics work on the stack and \
+                         on map values"
+                    ),
+                ));
+            }
+            Region::Map(_) => {
+                return Err((
+                    Rule::NotMemory,
+                    format!("{what}: R{base} is a map pointer; only helpers take it"),
+                ));
+            }
+            Region::MapValue(m) => {
+                let info = &self.target.maps[usize::from(m)];
+                let value_size = i64::from(info.spec.value_size);
+                if lo < 0 || hi + size as i64 > value_size {
+                    return Err((
+                        Rule::MapValueOob,
+                        format!(
+                            "{what} at {lo}..={hi} is outside the {value_size}-byte value of `{}`",
+                            info.name
+                        ),
+                    ));
+                }
+                // Map values are 8-byte aligned in our maps.
+                aligned(lo, hi)?;
+            }
+            Region::Stack(frame) => {
+                let limit = self.stack_limit(frame);
+                if lo < -limit || hi + size as i64 > 0 {
+                    return Err((
+                        Rule::StackOob,
+                        format!("{what} at {lo}..={hi} is outside the frame (-{limit}..0)"),
+                    ));
+                }
+                if lo != hi {
+                    return Err((
+                        Rule::StackVarOffset,
+                        format!("{what} on the stack at a variable offset ({lo}..={hi})"),
+                    ));
+                }
+                aligned(lo, hi)?;
+                let stack = &mut s.frames[usize::from(frame)].stack;
+                check_stack_readable(stack, lo, lo + size as i64)
+                    .map_err(|(rule, message)| (rule, format!("{what}: {message}")))?;
+                write_stack(stack, Stack::index(lo), size, Reg::Scalar(Scalar::UNKNOWN));
+            }
+        }
+        let old = Reg::Scalar(if size == 4 {
+            Scalar::at_most(U32)
+        } else {
+            Scalar::UNKNOWN
+        });
+        if insn.imm == cfg::CMPXCHG {
+            s.frame().regs[0] = old;
+        } else if fetch {
+            write(s, insn.src, old)?;
+        }
+        Ok(())
+    }
+
     // ---- control flow and calls ------------------------------------------------------------
 
     fn jump(&mut self, i: usize, insn: &Insn, mut s: State) -> Outcome<Vec<Next>> {
         let operation = insn.operation();
-        let target = (i as i64 + 1 + i64::from(insn.off)) as usize;
+        let target = (i as i64 + 1 + cfg::jump_offset(insn)) as usize;
         match operation {
             0x00 => Ok(vec![Next::Goto(target, s)]),
             0x90 => {
@@ -1057,6 +1419,36 @@ fn check_stack_readable(stack: &Stack, lo: i64, hi: i64) -> Outcome<()> {
     Ok(())
 }
 
+/// Writes `size` bytes of a number at a variable stack offset, `lo..=hi` (from R10): every
+/// slot it may touch is marked written; spills there end (a scalar's bytes become data, a
+/// pointer's unreadable, as it may be partly overwritten); uninitialised bytes become data only
+/// where every possible offset writes them.
+fn write_stack_var(stack: &mut Stack, lo: i64, hi: i64, size: usize) {
+    let (first, last) = (Stack::index(lo), Stack::index(hi + size as i64));
+    let bytes = alloc::rc::Rc::make_mut(&mut stack.bytes);
+    for slot in first / 8..=(last - 1) / 8 {
+        stack.used |= 1 << slot;
+        let slot_range = slot * 8..slot * 8 + 8;
+        if bytes[slot_range.clone()].contains(&Byte::Spill) {
+            let rest = if matches!(stack.spills[slot], Reg::Ptr(_)) {
+                Byte::Uninit
+            } else {
+                Byte::Misc
+            };
+            for i in slot_range {
+                if bytes[i] == Byte::Spill {
+                    bytes[i] = rest;
+                }
+            }
+            alloc::rc::Rc::make_mut(&mut stack.spills)[slot] = Reg::Uninit;
+        }
+    }
+    let sure = Stack::index(hi)..Stack::index(lo + size as i64);
+    for i in sure {
+        bytes[i] = Byte::Misc;
+    }
+}
+
 /// Writes `size` bytes of `value` at stack byte `start` (a fixed, aligned offset).
 fn write_stack(stack: &mut Stack, start: usize, size: usize, value: Reg) {
     let slot = start / 8;
@@ -1090,7 +1482,12 @@ fn write_stack(stack: &mut Stack, start: usize, size: usize, value: Reg) {
 fn scalar_op(insn: &Insn, a: Scalar, b: Scalar, is64: bool, from_imm: bool) -> Outcome<Scalar> {
     let operation = insn.operation();
     let width: u64 = if is64 { 64 } else { 32 };
-    let (a, b) = if is64 { (a, b) } else { (a.low32(), b.low32()) };
+    // Byte swaps read the register's whole width (`le64`/`be64` are ALU-class instructions).
+    let (a, b) = if is64 || operation == 0xd0 {
+        (a, b)
+    } else {
+        (a.low32(), b.low32())
+    };
     let result = match operation {
         0x00 => a.add(&b),
         0x10 => a.sub(&b),
@@ -1109,7 +1506,9 @@ fn scalar_op(insn: &Insn, a: Scalar, b: Scalar, is64: bool, from_imm: bool) -> O
                 };
                 return Err((Rule::DivByZero, format!("{what} by {how}")));
             }
-            if operation == 0x30 {
+            if insn.off == 1 {
+                signed_div_mod(&a, &b, operation == 0x90, is64)
+            } else if operation == 0x30 {
                 a.div(&b)
             } else {
                 a.rem(&b)
@@ -1146,8 +1545,9 @@ fn scalar_op(insn: &Insn, a: Scalar, b: Scalar, is64: bool, from_imm: bool) -> O
             None => Scalar::UNKNOWN,
         },
         0xd0 => {
-            let big_endian = insn.uses_src_reg();
-            match (insn.imm, big_endian, a.as_constant()) {
+            // `be` (ALU|END|X) and `bswap` (ALU64|END, ISA v4) swap; `le` does not here.
+            let swap = insn.uses_src_reg() || is64;
+            match (insn.imm, swap, a.as_constant()) {
                 (16, false, _) => a.and(&Scalar::constant(0xffff)),
                 (32, false, _) => a.low32(),
                 (64, false, _) => a.unlinked(),
@@ -1166,4 +1566,74 @@ fn scalar_op(insn: &Insn, a: Scalar, b: Scalar, is64: bool, from_imm: bool) -> O
     } else {
         result.low32()
     })
+}
+
+/// `v`'s low `bits` bits sign-extended (`movsx`); a 32-bit `movsx` zero-extends the result.
+fn sign_extend(v: &Scalar, bits: u32, is64: bool) -> Scalar {
+    let half = 1u64 << (bits - 1);
+    if let Some(c) = v.as_constant() {
+        let shift = 64 - bits;
+        let x = (((c << shift) as i64) >> shift) as u64;
+        return Scalar::constant(if is64 { x } else { x & U32 });
+    }
+    if v.umax < half {
+        // Non-negative and within the width: unchanged.
+        return v.unlinked();
+    }
+    if is64 {
+        Scalar::from_signed(-(half as i64), half as i64 - 1)
+    } else {
+        Scalar::at_most(U32)
+    }
+}
+
+/// Signed division or modulo (ISA v4, `off = 1`) of `a` by `b` (32-bit operands: the low
+/// halves, as the caller passes them). Division by 0 gives 0, modulo by 0 leaves `a`.
+fn signed_div_mod(a: &Scalar, b: &Scalar, modulo: bool, is64: bool) -> Scalar {
+    let signed = |x: u64| {
+        if is64 {
+            x as i64
+        } else {
+            i64::from(x as u32 as i32)
+        }
+    };
+    let non_negative = |x: &Scalar| {
+        if is64 {
+            x.smin >= 0
+        } else {
+            x.umax <= i32::MAX as u64
+        }
+    };
+    let any = if is64 {
+        Scalar::UNKNOWN
+    } else {
+        Scalar::at_most(U32)
+    };
+    if let (Some(x), Some(y)) = (a.as_constant(), b.as_constant()) {
+        let (x, y) = (signed(x), signed(y));
+        let r = match (y, modulo) {
+            (0, false) => 0,
+            (0, true) => x,
+            (_, false) if is64 => x.wrapping_div(y),
+            (_, true) if is64 => x.wrapping_rem(y),
+            (_, false) => i64::from((x as i32).wrapping_div(y as i32)),
+            (_, true) => i64::from((x as i32).wrapping_rem(y as i32)),
+        };
+        return Scalar::constant(if is64 { r as u64 } else { r as u64 & U32 });
+    }
+    match b.as_constant().map(signed) {
+        Some(y) if modulo && y != 0 => {
+            // |a % y| < |y|, with a's sign.
+            let m = y.unsigned_abs() - 1;
+            if non_negative(a) {
+                Scalar::at_most(m.min(a.umax))
+            } else if is64 {
+                Scalar::from_signed(-(m as i64), m as i64)
+            } else {
+                any
+            }
+        }
+        _ if !modulo && non_negative(a) && non_negative(b) && b.umin > 0 => a.div(b),
+        _ => any,
+    }
 }

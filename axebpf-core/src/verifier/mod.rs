@@ -2,9 +2,10 @@
 //! runs in — static abstract interpretation over every path, like the Linux verifier, lighter.
 //!
 //! **Control flow** ([`cfg`]): jumps land on instructions of their own function (never on the
-//! second half of an `lddw`); no loops (back-edges) and no recursion; every instruction is
-//! reachable; no path falls off the end of a function; at most [`MAX_INSNS`] instructions;
-//! every opcode is one the runtime runs correctly.
+//! second half of an `lddw`); no recursion; every instruction is reachable; no path falls off
+//! the end of a function; at most [`MAX_INSNS`] instructions; every opcode is one of the ISA
+//! (atomics and ISA v4 included) but for what the verifier leaves out: legacy packet loads,
+//! tail calls, kfuncs and `lddw` pseudos other than a map.
 //!
 //! **Values** (the interpretation): each register is uninitialised, a scalar (unsigned and
 //! signed ranges plus known bits, see [`scalar`]), or a pointer into the context, a stack
@@ -21,7 +22,9 @@
 //!   exit, or a comparison other than against 0 (NULL checks) or another pointer into the
 //!   same region (that reveals an offset, not an address);
 //! * helpers: only registered ids with a prototype ([`proto`]); every argument is checked;
-//! * division and modulo by a constant zero are refused; so are shifts by the width or more.
+//! * division and modulo by a constant zero are refused; so are shifts by the width or more;
+//! * atomics work on initialised stack bytes or map values, aligned, with number operands;
+//! * loops end: every iteration is interpreted, within the budget ([`Rule::LoopBudget`]).
 //!
 //! Paths are explored separately (each keeps what its branches learnt) until more than
 //! [`MAX_STATES_PER_INSN`] states reach one instruction; they are then joined into one. States
@@ -45,6 +48,8 @@ use crate::maps::MapSpec;
 
 /// Most instructions a program may have (the runtime's limit).
 pub const MAX_INSNS: usize = crate::runtime::MAX_INSNS;
+/// States whose every path ended kept per instruction of a function with loops, for pruning.
+pub const MAX_LOOP_STATES_PER_INSN: usize = 64;
 /// States kept apart at one instruction before they are joined.
 pub const MAX_STATES_PER_INSN: usize = 8;
 /// Default budget of (instruction, state) steps.
@@ -67,7 +72,7 @@ pub enum Rule {
     JumpIntoLddw,
     /// An instruction no path reaches.
     Unreachable,
-    /// A loop (back-edge) or a recursive call.
+    /// A recursive call, or a loop whose state repeats unchanged (it never ends).
     Loop,
     /// A path runs past the last instruction of its function.
     FallThrough,
@@ -114,11 +119,19 @@ pub enum Rule {
     CallFrame,
     /// The exploration budget ran out.
     TooComplex,
+    /// A loop not proven to end within the budget of explored states.
+    LoopBudget,
+    /// An atomic operation of 1 or 2 bytes (only 4 and 8 exist).
+    AtomicSize,
+    /// An atomic operation at an offset not (provably) aligned to its size.
+    AtomicMisaligned,
+    /// An atomic operation on memory other than the stack or a map value (the context).
+    AtomicRegion,
 }
 
 impl Rule {
     /// Every rule.
-    pub const ALL: [Rule; 28] = [
+    pub const ALL: [Rule; 32] = [
         Rule::Size,
         Rule::BadInsn,
         Rule::JumpRange,
@@ -147,6 +160,10 @@ impl Rule {
         Rule::BadShift,
         Rule::CallFrame,
         Rule::TooComplex,
+        Rule::LoopBudget,
+        Rule::AtomicSize,
+        Rule::AtomicMisaligned,
+        Rule::AtomicRegion,
     ];
 
     /// The rule's stable name.
@@ -180,6 +197,10 @@ impl Rule {
             Rule::BadShift => "bad_shift",
             Rule::CallFrame => "call_frame",
             Rule::TooComplex => "too_complex",
+            Rule::LoopBudget => "loop_budget",
+            Rule::AtomicSize => "atomic_size",
+            Rule::AtomicMisaligned => "atomic_misaligned",
+            Rule::AtomicRegion => "atomic_region",
         }
     }
 

@@ -384,6 +384,79 @@ fn encode(
             ))
         }
         _ => {
+            if let Some(suffix) = mnemonic.strip_prefix("ldxs")
+                && let Some(size) = size_bits(suffix)
+            {
+                want(2)?;
+                let (src, off) = parse_mem(ops[1])?;
+                return one(Insn::new(0x81 | size, parse_reg(ops[0])?, src, off, 0));
+            }
+            if let Some(rest) = mnemonic.strip_prefix("atomic_") {
+                want(2)?;
+                let (name, size) = if let Some(name) = rest.strip_suffix("64") {
+                    (name, 0x18)
+                } else if let Some(name) = rest.strip_suffix("32") {
+                    (name, 0x00)
+                } else {
+                    return Err(format!("`{mnemonic}`: atomic_NAME32 or atomic_NAME64"));
+                };
+                let imm = [
+                    ("add", 0x00),
+                    ("or", 0x40),
+                    ("and", 0x50),
+                    ("xor", 0xa0),
+                    ("fetch_add", 0x01),
+                    ("fetch_or", 0x41),
+                    ("fetch_and", 0x51),
+                    ("fetch_xor", 0xa1),
+                    ("xchg", 0xe1),
+                    ("cmpxchg", 0xf1),
+                ]
+                .iter()
+                .find(|(n, _)| *n == name)
+                .ok_or(format!("unknown atomic operation `{name}`"))?
+                .1;
+                let (dst, off) = parse_mem(ops[0])?;
+                return one(Insn::new(0xc3 | size, dst, parse_reg(ops[1])?, off, imm));
+            }
+            if let Some(width) = mnemonic.strip_prefix("movsx") {
+                want(3)?;
+                let class = match width {
+                    "64" => 0x07u8,
+                    "32" => 0x04,
+                    _ => return Err(format!("`{mnemonic}`: movsx32 or movsx64")),
+                };
+                let off = off16(parse_int(ops[2])?)?;
+                return one(Insn::new(
+                    class | 0xb8,
+                    parse_reg(ops[0])?,
+                    parse_reg(ops[1])?,
+                    off,
+                    0,
+                ));
+            }
+            if let Some(width) = mnemonic.strip_prefix("bswap")
+                && let Ok(width) = width.parse::<i32>()
+            {
+                want(1)?;
+                return one(Insn::new(0xd7, parse_reg(ops[0])?, 0, 0, width));
+            }
+            if let Some(rest) = mnemonic.strip_prefix('s')
+                && (rest.starts_with("div") || rest.starts_with("mod"))
+            {
+                want(2)?;
+                let op = if rest.starts_with("div") { 0x30 } else { 0x90 };
+                let class = match &rest[3..] {
+                    "64" => 0x07u8,
+                    "32" => 0x04,
+                    _ => return Err(format!("`{mnemonic}`: sdiv/smod 32 or 64")),
+                };
+                let dst = parse_reg(ops[0])?;
+                return match parse_reg(ops[1]) {
+                    Ok(src) => one(Insn::new(class | op | 0x08, dst, src, 1, 0)),
+                    Err(_) => one(Insn::new(class | op, dst, 0, 1, imm32(ops[1])?)),
+                };
+            }
             if let Some(suffix) = mnemonic.strip_prefix("ldx") {
                 want(2)?;
                 let size = size_bits(suffix).ok_or("bad size")?;
@@ -440,6 +513,11 @@ fn encode(
                 return Err(format!("unknown mnemonic `{mnemonic}`"));
             };
             let op = (op as u8) << 4;
+            if name == "ja" && class == 0x06 {
+                want(1)?;
+                let imm = i32::try_from(target(ops[0])?).map_err(|_| "target too far")?;
+                return one(Insn::new(0x06, 0, 0, 0, imm));
+            }
             if name == "ja" {
                 want(1)?;
                 return one(Insn::new(class | op, 0, 0, off16(target(ops[0])?)?, 0));

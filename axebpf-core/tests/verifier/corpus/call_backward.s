@@ -1,5 +1,5 @@
-; expect: reject bad_insn
-; linux: accept -- rbpf's interpreter cannot run a backward local call (its instruction pointer overflows); the runtime refuses it at load, so the verifier does too
+; expect: accept
+; linux: same
 ; A non-recursive local call to a function laid out before its caller.
         call f
         exit

@@ -1,5 +1,6 @@
 /* C as clang compiles it, for the verifier: clamped and masked indices, a switch, an unrolled
- * loop, a memset record, lookups in a per-CPU array and a hash. Must verify and run. */
+ * loop, a memset record, lookups in a per-CPU array and a hash, a bounded loop (not unrolled)
+ * and a masked index into a stack buffer. Must verify and run. */
 #include "../../../bpf/include/axtrace.h"
 struct hist { __u64 b[16]; __u64 total; };
 struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 4); __type(key, __u32); __type(value, struct hist); } hists SEC(".maps");
@@ -48,6 +49,21 @@ int h3(struct axtrace_mmio_write *ctx)
 	__u64 gpa = ctx->gpa;
 	__u32 slot = (gpa >> 12) % 16;
 	h->b[slot] += 1;
+	return 0;
+}
+SEC("tracepoint/vmm/vcpu_run_exit")
+int h4(struct axtrace_vcpu_run_exit *ctx)
+{
+	__u8 buf[16];
+	__builtin_memset(buf, 0, sizeof buf);
+	buf[ctx->addr & 15] = (__u8)ctx->value;
+	__u32 k = 1;
+	struct hist *h = bpf_map_lookup_elem(&hists, &k);
+	if (!h) return 0;
+	__u64 sum = 0;
+	#pragma clang loop unroll(disable)
+	for (int i = 0; i < 16; i++) sum += h->b[i] + buf[i];
+	h->total = sum;
 	return 0;
 }
 char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,20 @@
+; expect: reject map_value_oob
+; linux: same
+; map vals array key=4 value=16 entries=1
+; The signed modulo of any 64-bit number by 16 is within -15..=15: as an index it may point
+; before the value.
+        mov64 r6, r1
+        stw [r10-4], 0
+        mov64 r2, r10
+        add64 r2, -4
+        lddw r1, map:vals
+        call map_lookup_elem
+        jeq r0, 0, out
+        ldxdw r2, [r6+24]
+        smod64 r2, 16
+        add64 r0, r2
+        ldxb r0, [r0+0]
+        exit
+out:
+        mov64 r0, 0
+        exit
