@@ -560,3 +560,85 @@ fn full_programs_are_deterministic_and_every_chunk_is_removable() {
         }
     }
 }
+
+#[test]
+fn encodings_outside_the_rfc_are_errors() {
+    // RFC 9669 defines none of these: both sides must refuse them.
+    let cases = [
+        (
+            "end with off",
+            Insn::new(class::ALU | alu::END, 1, 0, 1, 16),
+        ),
+        (
+            "bswap with the X bit",
+            Insn::new(class::ALU64 | asm::X | alu::END, 1, 0, 0, 16),
+        ),
+        ("bswap of 8 bits", asm::bswap(1, 8)),
+        (
+            "add with off",
+            Insn::new(class::ALU64 | alu::ADD, 1, 0, 1, 1),
+        ),
+        (
+            "div with off 2",
+            Insn::new(class::ALU64 | alu::DIV, 1, 0, 2, 1),
+        ),
+        ("movsx32 of 32 bits", asm::movsx(false, 1, 2, 32)),
+        ("movsx64 of 4 bits", asm::movsx(true, 1, 2, 4)),
+        (
+            "movsx from an immediate",
+            Insn::new(class::ALU64 | alu::MOV, 1, 0, 8, 1),
+        ),
+        (
+            "neg with the X bit",
+            Insn::new(class::ALU64 | asm::X | alu::NEG, 1, 2, 0, 0),
+        ),
+        (
+            "jmp32 exit",
+            Insn::new(class::JMP32 | jmp::EXIT, 0, 0, 0, 0),
+        ),
+        (
+            "jmp32 call",
+            Insn::new(class::JMP32 | jmp::CALL, 0, 1, 0, 0),
+        ),
+        (
+            "ja with the X bit",
+            Insn::new(class::JMP | asm::X | jmp::JA, 0, 0, 0, 0),
+        ),
+        ("ldxsdw", asm::ldxsx(size::DW, 0, 10, -8)),
+        ("atomic sub", asm::atomic_op(size::DW, 0x10, 10, 1, -8)),
+        (
+            "xchg without fetch",
+            asm::atomic_op(size::DW, 0xe0, 10, 1, -8),
+        ),
+        (
+            "cmpxchg without fetch",
+            asm::atomic_op(size::DW, 0xf0, 10, 1, -8),
+        ),
+        (
+            "fetch_add into r10",
+            asm::atomic_op(size::DW, atomic::ADD | atomic::FETCH, 1, 10, 0),
+        ),
+    ];
+    let mut accepted = Vec::new();
+    for (what, insn) in cases {
+        let insns = [
+            asm::st(size::DW, 10, -8, 0),
+            asm::alu64_imm(alu::MOV, 0, 0),
+            insn,
+            asm::exit(),
+        ];
+        let code = asm::assemble(&insns);
+        assert!(
+            reference(&code, &[0; 8]).is_err(),
+            "the model accepts {what}"
+        );
+        if let Ok(outcome) = ours(&code, &[0; 8]) {
+            accepted.push(format!("{what}: {}", show(&Ok(outcome))));
+        }
+    }
+    assert!(
+        accepted.is_empty(),
+        "ours accepts:\n{}",
+        accepted.join("\n")
+    );
+}
