@@ -1,4 +1,6 @@
 //! A tiny eBPF encoder and disassembler following the RFC 9669 encoding (no parsing).
+// Each test that includes this module uses its own subset of the builders.
+#![allow(dead_code)]
 
 use std::fmt::Write as _;
 
@@ -131,6 +133,43 @@ pub mod size {
 
 /// The MEM mode (bits 5–7) of loads and stores.
 pub const MEM: u8 = 0x60;
+/// The MEMSX mode: sign-extending loads (LDX only; sizes B, H, W).
+pub const MEMSX: u8 = 0x80;
+/// The ATOMIC mode: atomic operations (STX only; sizes W, DW), the operation in `imm`.
+pub const ATOMIC: u8 = 0xc0;
+/// Bits 5–7 of a load/store opcode.
+pub const MODE_MASK: u8 = 0xe0;
+
+/// Atomic operations (the `imm` of an `ATOMIC` instruction).
+pub mod atomic {
+    pub const ADD: i32 = 0x00;
+    pub const OR: i32 = 0x40;
+    pub const AND: i32 = 0x50;
+    pub const XOR: i32 = 0xa0;
+    /// Modifier: the old value is written back into `src`.
+    pub const FETCH: i32 = 0x01;
+    pub const XCHG: i32 = 0xe0 | FETCH;
+    pub const CMPXCHG: i32 = 0xf0 | FETCH;
+
+    /// The simple operations (each with or without `FETCH`).
+    pub const SIMPLE: [i32; 4] = [ADD, OR, AND, XOR];
+    /// Every operation.
+    pub const ALL: [i32; 10] = [
+        ADD,
+        ADD | FETCH,
+        OR,
+        OR | FETCH,
+        AND,
+        AND | FETCH,
+        XOR,
+        XOR | FETCH,
+        XCHG,
+        CMPXCHG,
+    ];
+}
+
+/// `src` of a `CALL`: a program-local function (`imm` = slot offset from the next instruction).
+pub const CALL_LOCAL: u8 = 1;
 
 pub fn alu64_imm(op: u8, dst: u8, imm: i32) -> Insn {
     Insn::new(class::ALU64 | K | op, dst, 0, 0, imm)
@@ -146,6 +185,23 @@ pub fn alu32_imm(op: u8, dst: u8, imm: i32) -> Insn {
 
 pub fn alu32_reg(op: u8, dst: u8, src: u8) -> Insn {
     Insn::new(class::ALU | X | op, dst, src, 0, 0)
+}
+
+/// `op` with a nonzero `off`: `sdiv`/`smod` (`off` 1), `movsx` (`off` 8/16/32).
+pub fn alu_off(cls: u8, op: u8, by_reg: bool, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
+    let source = if by_reg { X } else { K };
+    Insn::new(cls | source | op, dst, src, off, imm)
+}
+
+/// `dst = (s<bits>) src` as 64 bits (`is64`), or as 32 bits zero-extended.
+pub fn movsx(is64: bool, dst: u8, src: u8, bits: i16) -> Insn {
+    let cls = if is64 { class::ALU64 } else { class::ALU };
+    alu_off(cls, alu::MOV, true, dst, src, bits, 0)
+}
+
+/// `bswap16` / `bswap32` / `bswap64` (`width` in bits).
+pub fn bswap(dst: u8, width: i32) -> Insn {
+    Insn::new(class::ALU64 | K | alu::END, dst, 0, 0, width)
 }
 
 pub fn neg64(dst: u8) -> Insn {
@@ -186,6 +242,16 @@ pub fn ja(off: i16) -> Insn {
     Insn::new(class::JMP | jmp::JA, 0, 0, off, 0)
 }
 
+/// `gotol +imm` (JMP32 | JA, the offset in `imm`).
+pub fn gotol(imm: i32) -> Insn {
+    Insn::new(class::JMP32 | jmp::JA, 0, 0, 0, imm)
+}
+
+/// A call of the program-local function `rel` slots after the next instruction.
+pub fn call_local(rel: i32) -> Insn {
+    Insn::new(class::JMP | jmp::CALL, 0, CALL_LOCAL, 0, rel)
+}
+
 pub fn exit() -> Insn {
     Insn::new(class::JMP | jmp::EXIT, 0, 0, 0, 0)
 }
@@ -203,6 +269,16 @@ pub fn ldx(sz: u8, dst: u8, src: u8, off: i16) -> Insn {
     Insn::new(class::LDX | MEM | sz, dst, src, off, 0)
 }
 
+/// `dst = *(signed size *)(src + off)`, sign-extended to 64 bits.
+pub fn ldxsx(sz: u8, dst: u8, src: u8, off: i16) -> Insn {
+    Insn::new(class::LDX | MEMSX | sz, dst, src, off, 0)
+}
+
+/// Atomic `op` (an [`atomic`] value) on `*(size *)(dst + off)` with `src`.
+pub fn atomic_op(sz: u8, op: i32, dst: u8, src: u8, off: i16) -> Insn {
+    Insn::new(class::STX | ATOMIC | sz, dst, src, off, op)
+}
+
 /// `*(size *)(dst + off) = imm`.
 pub fn st(sz: u8, dst: u8, off: i16, imm: i32) -> Insn {
     Insn::new(class::ST | MEM | sz, dst, 0, off, imm)
@@ -214,7 +290,12 @@ pub fn stx(sz: u8, dst: u8, src: u8, off: i16) -> Insn {
 }
 
 pub fn assemble(insns: &[Insn]) -> Vec<u8> {
-    insns.iter().flat_map(Insn::encode).collect()
+    // A plain loop: the differential tests assemble ~50,000 programs in debug builds.
+    let mut out = Vec::with_capacity(insns.len() * 8);
+    for insn in insns {
+        out.extend_from_slice(&insn.encode());
+    }
+    out
 }
 
 fn size_name(sz: u8) -> &'static str {
@@ -299,6 +380,15 @@ pub fn describe(insn: &Insn, next: Option<&Insn>) -> String {
                 format!("{kind}{imm} r{dst}")
             } else if op == alu::NEG {
                 format!("neg{suffix} r{dst}")
+            } else if op == alu::MOV && off != 0 {
+                format!("movsx{suffix}_{off} r{dst}, r{src}")
+            } else if matches!(op, alu::DIV | alu::MOD) && off != 0 {
+                let name = if op == alu::DIV { "sdiv" } else { "smod" };
+                if reg_src {
+                    format!("{name}{suffix} r{dst}, r{src} (off {off})")
+                } else {
+                    format!("{name}{suffix} r{dst}, {imm} ({imm:#x}) (off {off})")
+                }
             } else if reg_src {
                 format!("{}{suffix} r{dst}, r{src}", alu_name(op))
             } else {
@@ -309,7 +399,9 @@ pub fn describe(insn: &Insn, next: Option<&Insn>) -> String {
             let suffix = if opc & 0x07 == class::JMP32 { "32" } else { "" };
             match op {
                 jmp::EXIT => "exit".to_string(),
+                jmp::CALL if src == CALL_LOCAL => format!("call local {imm:+}"),
                 jmp::CALL => format!("call {imm} (src {src})"),
+                jmp::JA if opc & 0x07 == class::JMP32 => format!("gotol {imm:+}"),
                 jmp::JA => format!("ja{suffix} {}", signed_off(off)),
                 _ if reg_src => format!(
                     "{}{suffix} r{dst}, r{src}, {}",
@@ -328,6 +420,31 @@ pub fn describe(insn: &Insn, next: Option<&Insn>) -> String {
             let high = next.map_or(0, |n| n.imm as u32);
             let value = u64::from(imm as u32) | (u64::from(high) << 32);
             format!("lddw r{dst}, {value:#x}")
+        }
+        class::LDX if opc & MODE_MASK == MEMSX => format!(
+            "ldxs{} r{dst}, [r{src}{}]",
+            size_name(opc & 0x18),
+            signed_off(off)
+        ),
+        class::STX if opc & MODE_MASK == ATOMIC => {
+            let name = match imm {
+                atomic::XCHG => "xchg".to_string(),
+                atomic::CMPXCHG => "cmpxchg".to_string(),
+                _ => format!(
+                    "{}{}",
+                    if imm & atomic::FETCH != 0 {
+                        "fetch_"
+                    } else {
+                        ""
+                    },
+                    alu_name((imm & !atomic::FETCH) as u8)
+                ),
+            };
+            format!(
+                "lock {name}{} [r{dst}{}], r{src}",
+                size_name(opc & 0x18),
+                signed_off(off)
+            )
         }
         class::LDX => format!(
             "ldx{} r{dst}, [r{src}{}]",

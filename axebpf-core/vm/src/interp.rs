@@ -510,6 +510,10 @@ impl<'h> Vm<'h> {
                     }
                     let op = insn.operation();
                     regs[d] = if op == alu::END {
+                        // Only SDIV, SMOD and MOVSX have a nonzero `off` (RFC 9669 §4.1).
+                        if insn.off != 0 {
+                            return Err(bad);
+                        }
                         end(opc, regs[d], insn.imm).ok_or(bad)?
                     } else if (op == alu::NEG && insn.uses_src_reg())
                         || (op == alu::MOV && insn.off != 0 && !insn.uses_src_reg())

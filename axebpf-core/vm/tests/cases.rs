@@ -373,6 +373,10 @@ fn byte_swaps() {
     for bad in [
         Insn::new(le, 0, 0, 0, 8),
         Insn::new(class::ALU64 | alu::END | source::X, 0, 0, 0, 16),
+        // `off` must be 0 (only sdiv, smod and movsx have one; found by the differential tests).
+        Insn::new(le, 0, 0, 1, 16),
+        Insn::new(be, 0, 0, -1, 32),
+        Insn::new(bswap, 0, 0, 8, 64),
     ] {
         assert_eq!(
             run(&[bad, exit()]).unwrap_err().kind,
