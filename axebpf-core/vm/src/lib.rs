@@ -11,7 +11,9 @@
 //! live stack frames and the regions the caller registered, jumps against the program's length,
 //! and a step budget ends runaway loops — each failure an [`Error`] with the pc.
 //!
-//! Layout: [`insn`] is the one definition of the encoding, [`interp`] the interpreter.
+//! Layout: [`insn`] is the one definition of the encoding, [`interp`] the interpreter, and (with
+//! the `jit` feature, on by default) [`jit`] the JIT compiler: its backend-independent half (checks,
+//! call graph, labels) in `jit` itself and one file per target backend (`jit::x86_64`).
 //!
 //! ```
 //! use axebpf_vm::{Helper, Vm, insn::{Insn, alu, class, jmp, mode, size, source}};
@@ -42,8 +44,13 @@
 //! ```
 #![no_std]
 
+#[cfg(feature = "jit")]
+extern crate alloc;
+
 pub mod insn;
 pub mod interp;
+#[cfg(feature = "jit")]
+pub mod jit;
 
 pub use interp::{
     AccessCheck, DEFAULT_BUDGET, Error, ErrorKind, Helper, MAX_FRAMES, Region, STACK_SIZE, Vm,
