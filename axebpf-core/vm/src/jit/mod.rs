@@ -16,7 +16,8 @@
 //! touches memory it may, and terminates, is the verifier's job; run only verified programs.
 //! For such programs the compiled code computes what the interpreter computes, with two
 //! differences a verified program cannot observe: the stack frames start with unspecified
-//! contents (not zero), and the stack lives on the native stack of the calling thread.
+//! contents (not zero), and the stack lives on the native stack of the calling thread (x86-64:
+//! the frames plus 64 bytes, and 48 more per nested local call; helpers need their own).
 //!
 //! Calling conventions: the entry point is a [`JitFn`], `r1` is its argument, `r0` and `r2`–`r9`
 //! start at zero and `r10` points at the top of frame 0. Helpers get `r1`–`r5` as their five
@@ -426,7 +427,13 @@ pub trait Backend: Sized {
 ///
 /// Copy the code into executable memory to run it; see the [module documentation](self) for
 /// what the compiled code does not check.
-#[cfg(target_arch = "x86_64")]
+///
+/// Available on x86-64 targets whose `extern "C"` is the System V ABI (not Windows or UEFI,
+/// whose helpers would expect their arguments elsewhere).
+#[cfg(all(
+    target_arch = "x86_64",
+    not(any(target_os = "windows", target_os = "uefi"))
+))]
 pub fn compile(code: &[u8], helpers: &[Option<Helper>]) -> Result<Vec<u8>, JitError> {
     compile_with::<x86_64::X86_64>(code, helpers)
 }
