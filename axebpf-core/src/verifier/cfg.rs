@@ -258,7 +258,8 @@ pub fn check(insns: &[Insn], target: &Target<'_>) -> Result<Graph, VerifyError> 
         if let Some(reason) = invalid(&insns[i]) {
             return Err(err(i, Rule::BadInsn, String::from(reason)));
         }
-        // Checked on every instruction, reachable by value or not: rbpf refuses them statically.
+        // Checked on every instruction, reachable by value or not (rbpf, the earlier runtime,
+        // refused them statically; kept so that programs stay loadable there too).
         let insn = insns[i];
         if insn.dst == 10 {
             match insn.class() {
@@ -276,8 +277,8 @@ pub fn check(insns: &[Insn], target: &Target<'_>) -> Result<Graph, VerifyError> 
                         i,
                         Rule::BadInsn,
                         String::from(
-                            "the runtime (rbpf) refuses R10 as a comparison's first operand; \
-                             swap the operands",
+                            "R10 as a comparison's first operand is refused (rbpf refuses \
+                             it); swap the operands",
                         ),
                     ));
                 }

@@ -9,7 +9,9 @@ use core::fmt::Write;
 use super::cfg::{self, Graph};
 use super::proto::{self, Arg, MapKind, Ret};
 use super::scalar::{Cmp, Scalar, refine};
-use super::state::{Byte, Frame, Ptr, Reg, Region, STACK_SIZE, Stack, State, describe_reg};
+use super::state::{
+    Byte, Frame, MAX_ALIGN, Ptr, Reg, Region, STACK_SIZE, Stack, State, describe_reg, residue,
+};
 use super::{
     MAX_FRAMES, MAX_LOOP_STATES_PER_INSN, MAX_STATES_PER_INSN, MAX_VAR_OFF, Options, Report, Rule,
     Target, VerifyError, disassemble_at,
@@ -550,17 +552,6 @@ impl Interp<'_> {
 
     // ---- memory ----------------------------------------------------------------------------
 
-    fn stack_limit(&self, frame: u8) -> i64 {
-        // rbpf's interpreter runs a callee 256 bytes below its caller inside one 512-byte stack.
-        if !self.graph.has_calls {
-            STACK_SIZE as i64
-        } else if frame < 2 {
-            256
-        } else {
-            0
-        }
-    }
-
     /// Reads (`store` is `None`) or writes `size` bytes at `base + off`.
     fn memory(
         &self,
@@ -664,7 +655,7 @@ impl Interp<'_> {
                 Ok(unknown)
             }
             Region::Stack(frame) => {
-                let limit = self.stack_limit(frame);
+                let limit = STACK_SIZE as i64;
                 if lo < -limit || hi + size as i64 > 0 {
                     let (rule, what) = if lo == hi {
                         (Rule::StackOob, "")
@@ -811,7 +802,7 @@ impl Interp<'_> {
         let lo = pointer.off_min + i64::from(insn.off);
         let hi = pointer.off_max + i64::from(insn.off);
         let aligned = |lo: i64, hi: i64| -> Outcome<()> {
-            if lo != hi {
+            if lo != hi && !pointer.aligned(insn.off, size as u8) {
                 return Err((
                     Rule::AtomicMisaligned,
                     format!(
@@ -820,7 +811,7 @@ impl Interp<'_> {
                     ),
                 ));
             }
-            if lo % size as i64 != 0 {
+            if lo == hi && lo % size as i64 != 0 {
                 return Err((
                     Rule::AtomicMisaligned,
                     format!("{what} at offset {lo} is not aligned to its size {size}"),
@@ -860,7 +851,7 @@ impl Interp<'_> {
                 aligned(lo, hi)?;
             }
             Region::Stack(frame) => {
-                let limit = self.stack_limit(frame);
+                let limit = STACK_SIZE as i64;
                 if lo < -limit || hi + size as i64 > 0 {
                     return Err((
                         Rule::StackOob,
@@ -1136,11 +1127,9 @@ impl Interp<'_> {
         let returned = match proto.ret {
             Ret::Scalar => Reg::Scalar(Scalar::UNKNOWN),
             Ret::MapValueOrNull => Reg::Ptr(Ptr {
-                region: Region::MapValue(map.unwrap_or(0) as u16),
-                off_min: 0,
-                off_max: 0,
                 nullable: true,
                 id: s.fresh_id(),
+                ..Ptr::at(Region::MapValue(map.unwrap_or(0) as u16), 0)
             }),
         };
         let frame = s.frame();
@@ -1180,7 +1169,7 @@ impl Interp<'_> {
         let len = len as i64;
         match p.region {
             Region::Stack(frame) => {
-                let limit = self.stack_limit(frame);
+                let limit = STACK_SIZE as i64;
                 if p.off_min < -limit || p.off_max + len > 0 {
                     return Err((
                         Rule::StackOob,
@@ -1387,10 +1376,21 @@ fn offset_ptr(p: Ptr, b: &Scalar, subtract: bool, r: u8) -> Outcome<Ptr> {
             format!("pointer offset {lo}..={hi} is out of range"),
         ));
     }
+    // The scalar's low bits that are known give the new offsets' congruence class.
+    let known_low = b.bits.mask.trailing_zeros().min(MAX_ALIGN.trailing_zeros());
+    let align = p.align.min(1 << known_low);
+    let low = residue(b.bits.value as i64, align);
+    let align_rem = if subtract {
+        residue(i64::from(p.align_rem) - i64::from(low), align)
+    } else {
+        residue(i64::from(p.align_rem) + i64::from(low), align)
+    };
     Ok(Ptr {
         off_min: lo,
         off_max: hi,
         id: 0,
+        align,
+        align_rem,
         ..p
     })
 }

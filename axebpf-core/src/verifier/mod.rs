@@ -54,8 +54,9 @@ pub const MAX_LOOP_STATES_PER_INSN: usize = 64;
 pub const MAX_STATES_PER_INSN: usize = 8;
 /// Default budget of (instruction, state) steps.
 pub const DEFAULT_MAX_STEPS: usize = 1_000_000;
-/// Deepest call chain (frames), as rbpf's interpreter allows.
-pub const MAX_FRAMES: usize = 8;
+/// Deepest call chain (frames, the program's included), as the VM allows; each frame has its
+/// own 512 bytes of stack.
+pub const MAX_FRAMES: usize = axebpf_vm::MAX_FRAMES;
 /// Largest pointer offset range the verifier accepts (as Linux's `BPF_MAX_VAR_OFF`).
 pub const MAX_VAR_OFF: i64 = 1 << 29;
 

@@ -37,6 +37,28 @@ pub struct Ptr {
     pub nullable: bool,
     /// Links copies of one nullable pointer, so one NULL check refines them all (0: none).
     pub id: u32,
+    /// Every possible offset is congruent to `align_rem` modulo `align` (a power of two, at
+    /// most [`MAX_ALIGN`]): what proves an atomic at a variable offset aligned.
+    pub align: u8,
+    /// See `align`.
+    pub align_rem: u8,
+}
+
+/// The largest alignment pointers track: the widest access (8 bytes).
+pub const MAX_ALIGN: u8 = 8;
+
+/// `value` modulo the power of two `m`, as the congruence class `align_rem` holds.
+pub fn residue(value: i64, m: u8) -> u8 {
+    value.rem_euclid(i64::from(m)) as u8
+}
+
+/// The largest power of two `m ≤ limit` with `a ≡ b (mod m)`.
+fn common_align(limit: u8, a: u8, b: u8) -> u8 {
+    let mut m = limit;
+    while m > 1 && a % m != b % m {
+        m /= 2;
+    }
+    m
 }
 
 impl Ptr {
@@ -48,7 +70,15 @@ impl Ptr {
             off_max: off,
             nullable: false,
             id: 0,
+            align: MAX_ALIGN,
+            align_rem: residue(off, MAX_ALIGN),
         }
+    }
+
+    /// Whether every possible `offset + off` is a multiple of `size` (a power of two ≤ 8).
+    pub fn aligned(&self, off: i16, size: u8) -> bool {
+        self.align.is_multiple_of(size)
+            && residue(i64::from(self.align_rem) + i64::from(off), size) == 0
     }
 
     /// The offset, if fixed.
@@ -73,13 +103,18 @@ impl Reg {
     pub fn union(&self, other: &Self) -> Self {
         match (self, other) {
             (Self::Scalar(a), Self::Scalar(b)) => Self::Scalar(a.union(b)),
-            (Self::Ptr(a), Self::Ptr(b)) if a.region == b.region => Self::Ptr(Ptr {
-                region: a.region,
-                off_min: a.off_min.min(b.off_min),
-                off_max: a.off_max.max(b.off_max),
-                nullable: a.nullable || b.nullable,
-                id: if a.id == b.id { a.id } else { 0 },
-            }),
+            (Self::Ptr(a), Self::Ptr(b)) if a.region == b.region => {
+                let align = common_align(a.align.min(b.align), a.align_rem, b.align_rem);
+                Self::Ptr(Ptr {
+                    region: a.region,
+                    off_min: a.off_min.min(b.off_min),
+                    off_max: a.off_max.max(b.off_max),
+                    nullable: a.nullable || b.nullable,
+                    id: if a.id == b.id { a.id } else { 0 },
+                    align,
+                    align_rem: a.align_rem % align,
+                })
+            }
             // NULL on one path, a map value on the other: a map value or NULL.
             (Self::Scalar(s), Self::Ptr(p)) | (Self::Ptr(p), Self::Scalar(s))
                 if s.as_constant() == Some(0)
@@ -105,6 +140,8 @@ impl Reg {
                 a.region == b.region
                     && a.off_min <= b.off_min
                     && a.off_max >= b.off_max
+                    && a.align <= b.align
+                    && b.align_rem % a.align == a.align_rem
                     && (a.nullable || !b.nullable)
                     && (a.id == 0 || a.id == b.id)
             }
