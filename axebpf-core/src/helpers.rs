@@ -1,28 +1,19 @@
 //! Helper functions callable from eBPF programs, numbered as Linux numbers them where Linux has
 //! the helper, and the hypervisor's own above Linux's range.
 //!
-//! rbpf calls a helper as `fn(r1, r2, r3, r4, r5) -> r0` with no context pointer, so helpers
-//! reach the hypervisor through the installed [`Platform`](crate::platform::Platform) and maps
-//! through their [`registry`](crate::registry) handles.
-//!
-//! Every helper checks what it can check — the map handle, the map kind, sizes, flags, null
-//! pointers — and returns a negative errno on misuse (lookup: NULL), never panicking. Whether a
-//! non-null key, value or data pointer really points at `key_size` / `value_size` / `size`
-//! readable bytes is the verifier's to prove before a program loads, as in Linux; the seed's
-//! plan trusts programs until the verifier lands.
-//!
-//! rbpf 0.4.1's JIT calls helpers with RSP misaligned by 8, so a helper whose compiled code keeps
-//! 16-byte-aligned data on the stack (SSE `movaps`) would fault. On x86_64 every helper therefore
-//! has a second entry point for the JIT: a naked shim that aligns the stack, calls the helper
-//! through the System V ABI and restores the stack.
+//! The VM calls a helper as `extern "C" fn(r1, r2, r3, r4, r5) -> r0` with no context pointer,
+//! so helpers reach the hypervisor through the installed
+//! [`Platform`](crate::platform::Platform) and maps through their [`registry`](crate::registry)
+//! handles. The interpreter and JIT-compiled code call the same function: the JIT keeps the
+//! stack 16-byte aligned at every call, as the C ABI requires.
 
 use crate::maps::{MapType, errno};
 use crate::platform::{self, EmitError};
 use crate::record::{RECORD_SIZE, Record};
 use crate::{registry, trace_log};
 
-/// The signature rbpf calls.
-pub type HelperFn = fn(u64, u64, u64, u64, u64) -> u64;
+/// The signature the VM calls (the C ABI, for the JIT's direct calls).
+pub type HelperFn = axebpf_vm::Helper;
 
 /// A helper as the runtime registers it.
 #[derive(Debug, Clone, Copy)]
@@ -31,50 +22,24 @@ pub struct Helper {
     pub id: u32,
     /// Its name, for messages and listings.
     pub name: &'static str,
-    /// The function itself (what the interpreter calls).
+    /// The function itself, for both modes.
     pub call: HelperFn,
-    /// The stack-aligning entry point for JIT-compiled code (x86_64 only).
-    #[cfg(target_arch = "x86_64")]
-    pub jit_entry: HelperFn,
 }
 
-/// Defines a `static` [`Helper`] for a function `fn(u64, u64, u64, u64, u64) -> u64`.
+/// Defines a `static` [`Helper`] for a function `fn(u64, u64, u64, u64, u64) -> u64`, giving it
+/// the C ABI entry point the VM calls.
 #[macro_export]
 macro_rules! define_helper {
     ($(#[$meta:meta])* $vis:vis static $name:ident = ($id:expr, $label:literal, $func:path)) => {
         $(#[$meta])*
         $vis static $name: $crate::helpers::Helper = {
-            #[cfg(target_arch = "x86_64")]
-            extern "sysv64" fn sysv(a: u64, b: u64, c: u64, d: u64, e: u64) -> u64 {
+            extern "C" fn entry(a: u64, b: u64, c: u64, d: u64, e: u64) -> u64 {
                 $func(a, b, c, d, e)
-            }
-            #[cfg(target_arch = "x86_64")]
-            #[unsafe(naked)]
-            extern "sysv64" fn aligned_entry() {
-                // The five argument registers pass through untouched; rbp is saved because the
-                // JIT keeps eBPF state in it.
-                core::arch::naked_asm!(
-                    "push rbp",
-                    "mov rbp, rsp",
-                    "and rsp, -16",
-                    "call {target}",
-                    "mov rsp, rbp",
-                    "pop rbp",
-                    "ret",
-                    target = sym sysv,
-                );
             }
             $crate::helpers::Helper {
                 id: $id,
                 name: $label,
-                call: $func,
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: only the address is used: rbpf's JIT emits a direct call to it with the
-                // System V argument registers, which is the ABI `aligned_entry` expects. The
-                // pointer is never called through the Rust ABI (interpreter VMs get `call`).
-                jit_entry: unsafe {
-                    core::mem::transmute::<extern "sysv64" fn(), $crate::helpers::HelperFn>(aligned_entry)
-                },
+                call: entry,
             }
         };
     };

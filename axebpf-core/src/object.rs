@@ -77,6 +77,10 @@ pub struct LoadedProgram {
     pub section: String,
     /// The runnable program.
     pub program: Program,
+    /// The instructions as verified: linked, map references resolved to handles, helper ids
+    /// as the program names them (for disassembly and for running the same program elsewhere,
+    /// as the benchmarks' peers do).
+    pub code: Vec<u8>,
     /// What the verifier reported (its log if one was asked for); `None` only when loaded
     /// with [`LoadOptions::unsafe_skip_verifier`].
     pub verification: Option<Report>,
@@ -242,6 +246,7 @@ impl LoadedObject {
                 name: program.name.clone(),
                 section: program.section.clone(),
                 program: runnable,
+                code: program.bytes().to_vec(),
                 verification,
             });
         }

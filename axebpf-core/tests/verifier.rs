@@ -292,7 +292,7 @@ fn context_bytes(size: usize) -> Vec<u8> {
 fn accepted_corpus_programs_run_alike_in_interpreter_and_jit() {
     use axebpf_core::maps::Map;
     use axebpf_core::registry;
-    use axebpf_core::runtime::{Program, RuntimeError};
+    use axebpf_core::runtime::Program;
     HostPlatform::install();
     let nondeterministic = [
         axebpf_core::helpers::KTIME_GET_NS,
@@ -300,7 +300,6 @@ fn accepted_corpus_programs_run_alike_in_interpreter_and_jit() {
         axebpf_core::helpers::GET_SMP_PROCESSOR_ID,
     ];
     let mut ran = 0;
-    let mut not_run = Vec::new();
     for case in corpus::load_all() {
         if case.verdict != Verdict::Accept {
             continue;
@@ -340,16 +339,6 @@ fn accepted_corpus_programs_run_alike_in_interpreter_and_jit() {
             }
             results.push(result);
         }
-        // The runtime in this tree (rbpf + its rewriting pass) refuses atomics, ISA v4 and
-        // backward local calls at load, which the verifier now accepts: those are not run here
-        // (remove this skip with the new runtime, axebpf-vm, which runs them).
-        if results
-            .iter()
-            .any(|r| matches!(r, Err(RuntimeError::Rewrite(_))))
-        {
-            not_run.push(case.name.clone());
-            continue;
-        }
         let interpreted = results[0]
             .clone()
             .unwrap_or_else(|e| panic!("{}: {e}", case.name));
@@ -367,16 +356,11 @@ fn accepted_corpus_programs_run_alike_in_interpreter_and_jit() {
                     );
                 }
             }
-            Err(RuntimeError::LocalCallsNeedInterpreter { .. }) => {}
             Err(e) => panic!("{}: JIT: {e}", case.name),
         }
         ran += 1;
     }
-    println!(
-        "accepted corpus programs: {ran} run, {} not run: runtime refuses (rbpf): {}",
-        not_run.len(),
-        not_run.join(", ")
-    );
+    println!("accepted corpus programs: {ran} run in both modes");
     assert!(ran >= 30, "only {ran} accepted programs ran");
 }
 
@@ -460,26 +444,16 @@ fn clang_compiled_patterns_verify_and_run() {
 
 #[test]
 fn clang_compiled_atomics_verify() {
-    use axebpf_core::runtime::RuntimeError;
     const CLANG_ATOMICS: &[u8] = include_bytes!("verifier/objects/clang_atomics.bpf.o");
     HostPlatform::install();
     let options = LoadOptions {
         verifier_log: true,
         ..LoadOptions::new(ExecMode::Interpreter)
     };
-    // The verifier runs first: a refusal by the runtime means the program verified.
-    match LoadedObject::load_with_options(CLANG_ATOMICS, &options) {
-        Ok(object) => {
-            for program in object.programs() {
-                let mut ctx = context_bytes(48);
-                assert_eq!(program.program.run(&mut ctx).unwrap(), 0);
-            }
-        }
-        Err(ObjectError::Program {
-            error: RuntimeError::Rewrite(error),
-            name,
-            ..
-        }) => println!("{name}: verified; not run: runtime refuses (rbpf): {error}"),
-        Err(other) => panic!("clang_atomics: {other}"),
+    let object = LoadedObject::load_with_options(CLANG_ATOMICS, &options)
+        .unwrap_or_else(|e| panic!("clang_atomics: {e}"));
+    for program in object.programs() {
+        let mut ctx = context_bytes(48);
+        assert_eq!(program.program.run(&mut ctx).unwrap(), 0);
     }
 }

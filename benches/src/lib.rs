@@ -1,6 +1,8 @@
 //! Criterion benchmarks of axtrace's hot paths (`benches/`), each figure a ratio against a
 //! baseline measured in the same run; this library holds what the benchmarks share.
 
+pub mod rbpf_peer;
+
 use std::sync::OnceLock;
 
 use core_affinity::CoreId;

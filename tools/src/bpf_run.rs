@@ -9,7 +9,7 @@
 
 use anyhow::{Context, Result, bail};
 use axebpf_core::platform::host::HostPlatform;
-use axebpf_core::runtime::{ExecMode, Program};
+use axebpf_core::runtime::{ExecMode, Program, RuntimeError};
 
 /// Decodes hex bytes, ignoring whitespace; the error names the offending position.
 pub fn parse_hex(text: &str, what: &str) -> Result<Vec<u8>> {
@@ -40,7 +40,16 @@ pub fn run(program: &[u8], memory: &[u8], mode: ExecMode) -> Result<u64> {
     code.extend_from_slice(&length.to_le_bytes());
     code.extend_from_slice(program);
     HostPlatform::install();
-    let loaded = Program::load(&code, mode, &[]).context("program refused")?;
+    let loaded = Program::load(&code, mode, &[]).map_err(|error| match error {
+        // Name the instruction in the caller's program, not in ours with `mov r2` in front.
+        RuntimeError::Jit(jit) => {
+            let reason = jit.to_string();
+            let reason = reason.split_once(": ").map_or(reason.as_str(), |(_, r)| r);
+            anyhow::anyhow!("instruction {}: {reason}", jit.pc().saturating_sub(1))
+        }
+        other => anyhow::Error::new(other),
+    });
+    let loaded = loaded.context("program refused")?;
     let mut memory = memory.to_vec();
     loaded.run(&mut memory).context("program failed")
 }

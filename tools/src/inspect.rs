@@ -1,5 +1,5 @@
 //! `axtrace inspect FILE`: loads an eBPF object the way `trace load` will — maps created,
-//! programs relocated, rewritten and compiled — and prints what it holds.
+//! programs linked, relocated, verified and compiled — and prints what it holds.
 
 use std::fmt::Write;
 
@@ -40,14 +40,20 @@ pub fn inspect(name: &str, elf: &[u8], mode: ExecMode) -> Result<String> {
             .collect();
         helpers.sort_unstable();
         helpers.dedup();
+        let verified = loaded
+            .verification
+            .as_ref()
+            .map_or("not verified".to_string(), |r| {
+                format!("verified in {} states", r.steps)
+            });
         let _ = writeln!(
             out,
-            "  {:<16} {:<32} {:>4} insns ({} after rewriting)  {}  helpers: {}",
+            "  {:<16} {:<32} {:>4} insns  {:<11}  {}  helpers: {}",
             loaded.name,
             loaded.section,
             parsed.insn_count(),
-            loaded.program.insn_count(),
-            loaded.program.mode(),
+            loaded.program.mode().to_string(),
+            verified,
             if helpers.is_empty() {
                 "-".to_string()
             } else {

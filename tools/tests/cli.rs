@@ -93,15 +93,19 @@ fn bpf_run_follows_the_conformance_plugin_convention() {
 
 #[test]
 fn bpf_run_explains_what_it_refuses() {
-    // an atomic add: refused with the instruction index and the reason
+    // a legacy packet load: refused with the instruction index (in the program given, not
+    // counting the runner's own `mov r2`) and the reason
     let out = bpf_run(
         "jit",
-        "db 1a f8 ff 00 00 00 00 95 00 00 00 00 00 00 00",
+        "b7 00 00 00 00 00 00 00 20 00 00 00 00 00 00 00 95 00 00 00 00 00 00 00",
         None,
     );
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("atomic"), "{stderr}");
+    assert!(
+        stderr.contains("instruction 1: legacy packet access"),
+        "{stderr}"
+    );
     let out = bpf_run("interp", "95 00 0", None);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("odd number of hex digits"));
@@ -134,13 +138,14 @@ fn inspect_describes_a_shipped_handler_and_explains_refusals() {
         }
         assert!(stdout.contains("perf_event_output"), "{stdout}");
     }
+    // An object whose section names no VMM tracepoint: its context is unknown.
     let local_calls = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../axebpf-core/tests/objects/bpf_to_bpf.bpf.o"
     );
     let out = axtrace(&["inspect", local_calls, "--mode", "jit"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("interpreter only"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no tracepoint `mmio`"));
     let out = axtrace(&["inspect", env!("CARGO_MANIFEST_DIR")]);
     assert!(!out.status.success());
 }
@@ -185,4 +190,22 @@ fn shell_runs_commands_and_names_handlers_by_symbol() {
         stderr.contains("unknown field `vm_idd`") && stderr.contains("^^^^^^"),
         "{stderr}"
     );
+}
+
+#[test]
+fn bpf_run_runs_atomics_and_local_calls_in_both_modes() {
+    // *(u64 *)(r10 - 8) = 40; r1 = 2; lock *(u64 *)(r10 - 8) += r1; call +1; exit;
+    // callee: r0 = *(u64 *)(r10 + 504) (the caller's slot, 512 bytes up); exit  →  42
+    let program = "7a 0a f8 ff 28 00 00 00 b7 01 00 00 02 00 00 00 db 1a f8 ff 00 00 00 00 \
+                   85 10 00 00 01 00 00 00 95 00 00 00 00 00 00 00 \
+                   79 a0 f8 01 00 00 00 00 95 00 00 00 00 00 00 00";
+    for mode in ["jit", "interp"] {
+        let out = bpf_run(mode, program, None);
+        assert!(
+            out.status.success(),
+            "{mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "2a\n", "{mode}");
+    }
 }

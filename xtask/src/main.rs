@@ -346,6 +346,17 @@ fn nostd() -> Result<()> {
             "--target",
             NOSTD_TARGET,
         ]),
+    )?;
+    run(
+        &format!("no_std build of axebpf-vm without the JIT, so without alloc ({NOSTD_TARGET})"),
+        cargo().args([
+            "build",
+            "-p",
+            "axebpf-vm",
+            "--no-default-features",
+            "--target",
+            NOSTD_TARGET,
+        ]),
     )
 }
 

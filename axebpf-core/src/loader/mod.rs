@@ -14,15 +14,12 @@
 //! * **Relocations.** `R_BPF_64_64` on an LD_IMM64 of a map becomes a [`MapRelocation`];
 //!   `R_BPF_64_32` on a call is a BPF-to-BPF call. Any other relocation (global variables in
 //!   `.data`/`.bss`/`.rodata`, externs, other types) is an error naming the section and symbol.
-//! * **BPF-to-BPF calls** are supported: rbpf 0.4.1 runs local calls (`call` with
-//!   `src_reg = 1`, `imm` = target − (call + 1)) in both its interpreter and its x86-64 JIT, and
-//!   its verifier checks the target. The loader appends every function a program reaches to it,
-//!   callers before callees, so every call jumps forward (rbpf's interpreter adds `imm as usize`
-//!   to its instruction pointer, which only works for forward calls in debug builds); recursion
-//!   is rejected. Caveat for the runtime: rbpf's JIT does not give a callee its own stack frame
-//!   (r10 stays the caller's), while its interpreter does.
+//! * **BPF-to-BPF calls** are supported (`call` with `src_reg = 1`, `imm` = target − (call + 1)):
+//!   the loader appends every function a program reaches to it, callers before callees, so every
+//!   call jumps forward; recursion is rejected. Both runtime modes give each callee its own
+//!   512-byte frame.
 //! * **Limits.** A linked program may have at most [`MAX_PROGRAM_INSNS`] instructions (use
-//!   [`parse_with_limit`] for another bound); the runtime applies its own JIT limit on top.
+//!   [`parse_with_limit`] for another bound).
 //!
 //! Any input, including random bytes, gives `Ok` or a [`LoadError`]; nothing here panics.
 
@@ -45,9 +42,8 @@ pub use program::{
 
 /// The loader's bound on a linked program's length, in 8-byte instructions.
 ///
-/// Generous on purpose: rbpf's JIT fits roughly 800 instructions per 4 KiB page, and the runtime
-/// checks its own (smaller) JIT limit.
-pub const MAX_PROGRAM_INSNS: usize = 4096;
+/// The runtime's own limit ([`crate::runtime::MAX_INSNS`]).
+pub const MAX_PROGRAM_INSNS: usize = crate::runtime::MAX_INSNS;
 
 /// A parsed eBPF object: programs ready for relocation, and the maps they use.
 #[derive(Debug, Clone, PartialEq, Eq)]

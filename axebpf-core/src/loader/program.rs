@@ -69,7 +69,7 @@ pub struct Program {
 }
 
 impl Program {
-    /// The raw instructions (8 bytes each), as rbpf takes them.
+    /// The raw instructions (8 bytes each), as the runtime takes them.
     pub fn bytes(&self) -> &[u8] {
         &self.code
     }

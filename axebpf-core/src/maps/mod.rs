@@ -231,8 +231,8 @@ impl Map {
     }
 
     /// The address ranges every lookup pointer (and the `value_size` bytes after it) falls
-    /// in, fixed for the map's lifetime: what an interpreter that bounds-checks memory accesses
-    /// (rbpf's `register_allowed_memory`) must allow. Empty for `PERF_EVENT_ARRAY`.
+    /// in, fixed for the map's lifetime: what the interpreter, which bounds-checks memory
+    /// accesses, must allow. Empty for `PERF_EVENT_ARRAY`.
     pub fn storage_ranges(&self) -> Vec<Range<usize>> {
         match &self.kind {
             Kind::PercpuHash(map) => map.address_ranges().collect(),

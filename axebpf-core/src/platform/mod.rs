@@ -4,7 +4,7 @@
 //! CPU id, the running vCPU's `vm_id()` / `id()`, and pages it maps executable); on Linux,
 //! [`host::HostPlatform`] implements it with std and `mmap`.
 //!
-//! Helpers called from eBPF programs get no context pointer (rbpf passes only the five argument
+//! Helpers called from eBPF programs get no context pointer (the VM passes only the five argument
 //! registers), so the runtime reaches the platform through one global, set once by [`install`].
 
 use core::ptr::NonNull;

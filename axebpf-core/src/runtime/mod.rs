@@ -1,40 +1,37 @@
-//! Runs eBPF programs with rbpf 0.4.1: JIT-compiled on x86_64, interpreted elsewhere or on
-//! request, with identical results in both modes.
+//! Runs eBPF programs on our own VM, [`axebpf_vm`]: JIT-compiled to x86-64 on x86_64,
+//! interpreted elsewhere or on request, with identical results in both modes.
 //!
-//! Before rbpf sees a program, [`rewrite`] replaces the instructions rbpf gets wrong with
-//! equivalent ones and refuses what neither mode runs. JIT code goes into memory the
-//! [`Platform`](crate::platform::Platform) provides, sized for the program (rbpf's own std path
-//! uses one writable+executable 4 KiB page and panics on ~800-instruction programs): writable
-//! while compiling, read+execute after (W^X).
-
-pub mod rewrite;
+//! The VM runs the whole instruction set Linux-style C needs (atomics, BPF-to-BPF calls with a
+//! frame each, ISA v4), so programs run as clang emitted them: no rewriting. Helper calls are
+//! renumbered at load into a dense table of the helpers the program may call. JIT code goes
+//! into memory the [`Platform`](crate::platform::Platform) provides, sized for the code the JIT
+//! emitted: writable while it is copied in, read+execute before the first run (W^X). A run of
+//! either mode allocates nothing.
 
 use alloc::boxed::Box;
-use alloc::string::{String, ToString};
-use core::mem::ManuallyDrop;
+use alloc::vec::Vec;
+
+use axebpf_vm::Region;
 
 use crate::helpers::Helper;
+use crate::insn::{Insn, op};
 #[cfg(target_arch = "x86_64")]
 use crate::platform;
 use crate::platform::{ExecMemoryError, ExecRegion, Platform};
 
-pub use rewrite::RewriteError;
+/// `lddw`'s `src` for a map reference (Linux's `BPF_PSEUDO_MAP_FD`; our loader puts the map's
+/// handle where Linux has the fd).
+const PSEUDO_MAP_HANDLE: u8 = 1;
 
-/// Most instructions a program may have (after rewriting).
+/// Most instructions a program may have.
 pub const MAX_INSNS: usize = 4096;
-/// Upper bound of x86-64 bytes rbpf's JIT emits for one eBPF instruction (checked by a test that
-/// JIT-compiles every opcode), plus room for the prologue and epilogue.
-#[cfg(target_arch = "x86_64")]
-const JIT_BYTES_PER_INSN: usize = 96;
-#[cfg(target_arch = "x86_64")]
-const JIT_FIXED_BYTES: usize = 512;
 
 /// How a program runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExecMode {
-    /// Compiled to x86-64 by rbpf's JIT.
+    /// Compiled to x86-64 by our JIT ([`axebpf_vm::jit`]).
     Jit,
-    /// rbpf's interpreter.
+    /// Our interpreter ([`axebpf_vm::Vm`]).
     Interpreter,
 }
 
@@ -61,11 +58,11 @@ impl core::fmt::Display for ExecMode {
 /// Why a program could not be loaded or run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RuntimeError {
-    /// The program cannot be run correctly (see [`RewriteError`]).
-    #[error(transparent)]
-    Rewrite(#[from] RewriteError),
+    /// The program is empty or not a whole number of 8-byte instructions.
+    #[error("program is {0} bytes long; it must be a non-empty multiple of 8")]
+    CodeLength(usize),
     /// Too many instructions.
-    #[error("program has {0} instructions after rewriting; the limit is {MAX_INSNS}")]
+    #[error("program has {0} instructions; the limit is {MAX_INSNS}")]
     TooLarge(usize),
     /// The JIT needs a platform and none is installed.
     #[error("no platform installed: call axebpf_core::platform::install first")]
@@ -79,57 +76,49 @@ pub enum RuntimeError {
     /// A call to a helper that is not registered.
     #[error("instruction {index}: call to unknown helper {id} ({id:#x})")]
     UnknownHelper {
-        /// Index of the call in the original program.
+        /// Index of the call in the program.
         index: usize,
         /// The helper id it names.
         id: u32,
     },
-    /// rbpf's JIT runs a BPF-to-BPF callee on its caller's stack frame (r10 is not moved), so a
-    /// program with local calls would compute something else than in the interpreter.
-    #[error(
-        "instruction {index}: BPF-to-BPF calls run in the interpreter only (rbpf's JIT gives the \
-         callee its caller's stack frame); load with the interpreter or inline the function"
-    )]
-    LocalCallsNeedInterpreter {
-        /// Index of the first local call in the original program.
-        index: usize,
-    },
-    /// rbpf refused the program or failed while running it.
-    #[error("rbpf: {0}")]
-    Rbpf(String),
+    /// The JIT refused the program (an instruction it cannot compile, a jump out of range, a
+    /// call chain too deep, ...).
+    #[error("JIT: {0}")]
+    Jit(axebpf_vm::jit::JitError),
+    /// The interpreter stopped before the final `exit` (an access outside the allowed memory,
+    /// an invalid instruction, the step budget, ...).
+    #[error("{0}")]
+    Run(axebpf_vm::Error),
 }
 
-/// rbpf's no_std `Error` has private fields and only `Debug`
-/// (`Error { kind: Other, error: "…" }`): keep just the message.
-fn rbpf_error(error: rbpf::lib::Error) -> RuntimeError {
-    let debug = alloc::format!("{error:?}");
-    let message = debug
-        .split_once("error: \"")
-        .and_then(|(_, rest)| rest.rsplit_once('"'))
-        .map_or(debug.as_str(), |(message, _)| message);
-    RuntimeError::Rbpf(message.replace("\\n", "; ").to_string())
+/// JIT-compiled code: sealed read+execute in a region of the platform's.
+struct JitCode {
+    entry: axebpf_vm::jit::JitFn,
+    region: ExecRegion,
+    platform: &'static dyn Platform,
 }
 
 /// A loaded program, ready to run.
 pub struct Program {
-    /// Borrows `code` and `exec`: declared first so it is dropped first.
-    vm: ManuallyDrop<rbpf::EbpfVmRaw<'static>>,
+    /// The program as loaded, helper call ids replaced by indexes into `helpers`.
     code: Box<[u8]>,
-    exec: Option<(ExecRegion, &'static dyn Platform)>,
+    helpers: Box<[Option<axebpf_vm::Helper>]>,
+    /// Memory besides the context and the stack the interpreter lets the program touch.
+    regions: Box<[Region]>,
+    jit: Option<JitCode>,
     mode: ExecMode,
 }
 
-// SAFETY: `EbpfVmRaw` is not Send/Sync only because it holds raw pointers (helper table, JIT
-// code). After loading, `run` only reads it: the JIT code is sealed read+execute, the code buffer
-// is immutable, and the interpreter keeps its state on the caller's stack.
+// SAFETY: `JitCode` holds a raw pointer to sealed read+execute memory that nothing writes after
+// loading; every other field is plain owned data. Runs only read the program.
 unsafe impl Send for Program {}
-// SAFETY: as above.
+// SAFETY: as above; a run keeps its state (registers, frames) on the caller's stack.
 unsafe impl Sync for Program {}
 
 impl Program {
-    /// Rewrites, checks and prepares `code` (raw eBPF instructions) to run in `mode` with
-    /// `helpers` callable. This does NOT run the verifier: programs from users are loaded
-    /// through [`LoadedObject`](crate::object::LoadedObject), which verifies them first (see
+    /// Checks and prepares `code` (raw eBPF instructions) to run in `mode` with `helpers`
+    /// callable. This does NOT run the verifier: programs from users are loaded through
+    /// [`LoadedObject`](crate::object::LoadedObject), which verifies them first (see
     /// [`verifier`](crate::verifier)); this raw entry serves the ISA conformance tests and runner.
     pub fn load(code: &[u8], mode: ExecMode, helpers: &[&Helper]) -> Result<Self, RuntimeError> {
         Self::load_with_memory(code, mode, helpers, &[])
@@ -144,103 +133,60 @@ impl Program {
         helpers: &[&Helper],
         memory: &[core::ops::Range<u64>],
     ) -> Result<Self, RuntimeError> {
-        let rewritten = rewrite::rewrite(code)?;
-        // rbpf's interpreter finds unknown helpers only when it reaches the call; refuse them at
-        // load time in both modes.
-        for (index, insn) in
-            (0..code.len() / 8).filter_map(|i| Some((i, crate::insn::Insn::decode(code, i)?)))
-        {
-            let id = insn.imm as u32;
-            if insn.opcode == crate::insn::op::CALL
-                && insn.src == 0
-                && !helpers.iter().any(|h| h.id == id)
-            {
-                return Err(RuntimeError::UnknownHelper { index, id });
-            }
-            if insn.is_local_call() && mode == ExecMode::Jit {
-                return Err(RuntimeError::LocalCallsNeedInterpreter { index });
-            }
+        if code.is_empty() || !code.len().is_multiple_of(8) {
+            return Err(RuntimeError::CodeLength(code.len()));
         }
-        let insns = rewritten.code.len() / 8;
+        let insns = code.len() / 8;
         if insns > MAX_INSNS {
             return Err(RuntimeError::TooLarge(insns));
         }
-        let code: Box<[u8]> = rewritten.code.into_boxed_slice();
-        // SAFETY: `code` is owned by the `Program` together with the VM and is never moved out
-        // or changed; the VM is dropped before it (see `Drop`). Boxed data does not move when the
-        // `Program` does.
-        let code_ref: &'static [u8] = unsafe { &*(&*code as *const [u8]) };
-        let mut vm = rbpf::EbpfVmRaw::new(Some(code_ref)).map_err(rbpf_error)?;
-        for helper in helpers {
-            let entry = match mode {
-                #[cfg(target_arch = "x86_64")]
-                ExecMode::Jit => helper.jit_entry,
-                _ => helper.call,
-            };
-            vm.register_helper(helper.id, entry).map_err(rbpf_error)?;
-        }
-        for range in memory {
-            vm.register_allowed_memory(range.clone());
-        }
-        let exec = match mode {
-            ExecMode::Interpreter => None,
-            ExecMode::Jit => Some(Self::compile(&mut vm, insns)?),
+        let mut code: Box<[u8]> = code.into();
+        let table = prepare(&mut code, helpers)?;
+        let regions = memory
+            .iter()
+            .map(|range| Region {
+                start: range.start,
+                len: range.end.saturating_sub(range.start),
+                writable: true,
+            })
+            .collect();
+        let jit = match mode {
+            ExecMode::Interpreter => {
+                // The interpreter finds a bad instruction only when it reaches it; refuse at load
+                // what the JIT would refuse, so both modes load the same programs.
+                axebpf_vm::jit::analyse(&code, &table).map_err(RuntimeError::Jit)?;
+                None
+            }
+            ExecMode::Jit => Some(compile(&code, &table)?),
         };
         Ok(Self {
-            vm: ManuallyDrop::new(vm),
             code,
-            exec,
+            helpers: table,
+            regions,
+            jit,
             mode,
         })
     }
 
-    #[cfg(target_arch = "x86_64")]
-    fn compile(
-        vm: &mut rbpf::EbpfVmRaw<'static>,
-        insns: usize,
-    ) -> Result<(ExecRegion, &'static dyn Platform), RuntimeError> {
-        let platform = platform::installed().ok_or(RuntimeError::NoPlatform)?;
-        let region = platform.alloc_exec(JIT_FIXED_BYTES + insns * JIT_BYTES_PER_INSN)?;
-        // SAFETY: the region is ours until `free_exec` in `Drop`, which runs after the VM (the
-        // only user of this slice) is dropped.
-        let memory: &'static mut [u8] =
-            unsafe { core::slice::from_raw_parts_mut(region.ptr.as_ptr(), region.len) };
-        let compiled = vm
-            .set_jit_exec_memory(memory)
-            .and_then(|()| vm.jit_compile())
-            .map_err(rbpf_error)
-            .and_then(|()| platform.seal_exec(&region).map_err(RuntimeError::from));
-        match compiled {
-            Ok(()) => Ok((region, platform)),
-            Err(error) => {
-                // SAFETY: compilation failed, so no code in the region can run.
-                unsafe { platform.free_exec(region) };
-                Err(error)
-            }
-        }
-    }
-
-    #[cfg(not(target_arch = "x86_64"))]
-    fn compile(
-        _vm: &mut rbpf::EbpfVmRaw<'static>,
-        _insns: usize,
-    ) -> Result<(ExecRegion, &'static dyn Platform), RuntimeError> {
-        Err(RuntimeError::NoJit)
-    }
-
     /// Runs the program once with R1 pointing at `ctx` (null when `ctx` is empty); returns R0.
+    #[inline]
     pub fn run(&self, ctx: &mut [u8]) -> Result<u64, RuntimeError> {
-        // SAFETY: rbpf needs `mem` for the VM's lifetime only because of how its API is typed; it
-        // uses the slice during this call and keeps no reference to it afterwards.
-        let ctx: &'static mut [u8] = unsafe { &mut *(ctx as *mut [u8]) };
-        match self.mode {
-            ExecMode::Interpreter => self.vm.execute_program(ctx).map_err(rbpf_error),
-            // SAFETY: the code was JIT-compiled from a program the rewrite pass and rbpf's
-            // verifier accepted, into sealed memory that lives as long as `self`. Memory safety
-            // of the program's own loads and stores is the verifier's job (rbpf's JIT has no
-            // bounds checks).
-            ExecMode::Jit => unsafe { self.vm.execute_program_jit(ctx) }.map_err(rbpf_error),
+        match &self.jit {
+            // SAFETY: the code was compiled from this program into sealed memory that lives as
+            // long as `self`, and takes R1 = `ctx`. Memory safety of the program's own loads
+            // and stores is the verifier's job (JIT code has no bounds checks).
+            Some(jit) => Ok(unsafe { (jit.entry)(ctx_pointer(ctx)) }),
+            None => self.interpret(ctx),
         }
+    }
+
+    fn interpret(&self, ctx: &mut [u8]) -> Result<u64, RuntimeError> {
+        let mut vm = axebpf_vm::Vm::new(&self.helpers);
+        // SAFETY: the regions are map storage that lives as long as the maps of the object
+        // this program belongs to (which outlives the program), accessed by programs and
+        // helpers only through raw pointers and atomics.
+        unsafe { vm.set_regions(&self.regions) };
+        vm.run(&self.code, ctx).map_err(RuntimeError::Run)
     }
 
     /// How this program runs.
@@ -250,24 +196,110 @@ impl Program {
 
     /// Where the JIT code lives (start, length), for diagnostics; `None` in the interpreter.
     pub fn jit_region(&self) -> Option<(usize, usize)> {
-        self.exec
+        self.jit
             .as_ref()
-            .map(|(region, _)| (region.ptr.as_ptr() as usize, region.len))
+            .map(|jit| (jit.region.ptr.as_ptr() as usize, jit.region.len))
     }
 
-    /// Instructions after rewriting.
+    /// The JIT-compiled entry point, `None` in the interpreter: a hot path may call it
+    /// directly with R1 = the context (what [`run`](Self::run) does) and skip the match.
+    pub fn jit_entry(&self) -> Option<axebpf_vm::jit::JitFn> {
+        self.jit.as_ref().map(|jit| jit.entry)
+    }
+
+    /// Instructions.
     pub fn insn_count(&self) -> usize {
         self.code.len() / 8
     }
 }
 
+fn ctx_pointer(ctx: &mut [u8]) -> *mut u8 {
+    if ctx.is_empty() {
+        core::ptr::null_mut()
+    } else {
+        ctx.as_mut_ptr()
+    }
+}
+
+/// Prepares `code` for the VM, as Linux does after verification:
+/// * every helper call's id becomes its index in the returned table (the VM's helper table is
+///   indexed by the call's immediate; ids such as `0x1000_0001` would make a dense table huge);
+/// * `lddw rX, map` (`src` = 1, the loader already put the map's handle in the immediate)
+///   becomes a plain 64-bit immediate: the verifier needed to know it is a map, the VM does not.
+fn prepare(
+    code: &mut [u8],
+    helpers: &[&Helper],
+) -> Result<Box<[Option<axebpf_vm::Helper>]>, RuntimeError> {
+    let mut table: Vec<Option<axebpf_vm::Helper>> = Vec::new();
+    let mut ids: Vec<u32> = Vec::new();
+    let mut index = 0;
+    while let Some(insn) = Insn::decode(code, index) {
+        let width = if insn.opcode == op::LD_IMM64 { 2 } else { 1 };
+        if insn.opcode == op::LD_IMM64 && insn.src == PSEUDO_MAP_HANDLE {
+            code[index * 8 + 1] &= 0x0f;
+        }
+        if insn.opcode == op::CALL && insn.src == 0 {
+            let id = insn.imm as u32;
+            let helper = helpers
+                .iter()
+                .find(|h| h.id == id)
+                .ok_or(RuntimeError::UnknownHelper { index, id })?;
+            let slot = match ids.iter().position(|&known| known == id) {
+                Some(slot) => slot,
+                None => {
+                    ids.push(id);
+                    table.push(Some(helper.call));
+                    ids.len() - 1
+                }
+            };
+            let imm = index * 8 + 4;
+            code[imm..imm + 4].copy_from_slice(&(slot as u32).to_le_bytes());
+        }
+        index += width;
+    }
+    Ok(table.into_boxed_slice())
+}
+
+#[cfg(target_arch = "x86_64")]
+fn compile(code: &[u8], helpers: &[Option<axebpf_vm::Helper>]) -> Result<JitCode, RuntimeError> {
+    let platform = platform::installed().ok_or(RuntimeError::NoPlatform)?;
+    let machine_code = axebpf_vm::jit::compile(code, helpers).map_err(RuntimeError::Jit)?;
+    let region = platform.alloc_exec(machine_code.len())?;
+    // SAFETY: the region is ours, writable and at least `machine_code.len()` bytes long until
+    // it is sealed; nothing runs it yet.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            machine_code.as_ptr(),
+            region.ptr.as_ptr(),
+            machine_code.len(),
+        )
+    };
+    if let Err(error) = platform.seal_exec(&region) {
+        // SAFETY: sealing failed, so no code in the region can run.
+        unsafe { platform.free_exec(region) };
+        return Err(error.into());
+    }
+    // SAFETY: the region now holds, sealed read+execute, the code the JIT emitted, whose entry
+    // is at offset 0 with the `JitFn` ABI.
+    let entry =
+        unsafe { core::mem::transmute::<*mut u8, axebpf_vm::jit::JitFn>(region.ptr.as_ptr()) };
+    Ok(JitCode {
+        entry,
+        region,
+        platform,
+    })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn compile(_: &[u8], _: &[Option<axebpf_vm::Helper>]) -> Result<JitCode, RuntimeError> {
+    Err(RuntimeError::NoJit)
+}
+
 impl Drop for Program {
     fn drop(&mut self) {
-        // SAFETY: dropped exactly once, here, before `code` and the exec region it borrows.
-        unsafe { ManuallyDrop::drop(&mut self.vm) };
-        if let Some((region, platform)) = self.exec.take() {
-            // SAFETY: the VM is gone, so nothing can run the code any more.
-            unsafe { platform.free_exec(region) };
+        if let Some(jit) = self.jit.take() {
+            // SAFETY: the program is going away, so nothing can run its code any more.
+            unsafe { jit.platform.free_exec(jit.region) };
         }
     }
 }

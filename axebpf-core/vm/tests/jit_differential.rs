@@ -10,10 +10,8 @@
 #![cfg(target_arch = "x86_64")]
 
 #[path = "../../tests/isa/asm.rs"]
-#[allow(dead_code)]
 mod asm;
 #[path = "../../tests/isa/generate.rs"]
-#[allow(dead_code)]
 mod generate;
 #[path = "../../tests/isa/model.rs"]
 #[allow(dead_code)]

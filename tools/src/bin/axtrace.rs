@@ -20,9 +20,9 @@ struct Cli {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Mode {
-    /// rbpf's x86-64 JIT.
+    /// Our x86-64 JIT.
     Jit,
-    /// rbpf's interpreter.
+    /// Our interpreter.
     Interp,
 }
 

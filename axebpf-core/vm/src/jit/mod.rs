@@ -524,6 +524,10 @@ fn decode(code: &[u8], pc: usize, insn: Insn, helpers: &[Option<Helper>]) -> Res
             let wide = insn.class() == class::ALU64;
             let op = insn.operation();
             if op == alu::END {
+                // Only SDIV, SMOD and MOVSX have a nonzero `off` (RFC 9669 §4.1).
+                if insn.off != 0 {
+                    return Err(bad);
+                }
                 // `ALU|END|K`: to little endian; `ALU|END|X`: to big endian; `ALU64|END|K`:
                 // unconditional swap.
                 let to_be = match (insn.class(), x) {
