@@ -193,6 +193,33 @@ fn shell_runs_commands_and_names_handlers_by_symbol() {
 }
 
 #[test]
+fn the_bcc_style_example_loads_through_inspect_and_trace_load() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/kvmexit");
+    // `axtrace inspect` prints exactly the committed expected output.
+    let out = Command::new(env!("CARGO_BIN_EXE_axtrace"))
+        .args(["inspect", "kvmexit.bpf.o", "--mode", "jit"])
+        .current_dir(dir)
+        .output()
+        .expect("axtrace runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = std::fs::read_to_string(format!("{dir}/expected-inspect.txt")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+    // `trace load` attaches both programs, in both modes.
+    for mode in ["jit", "interp"] {
+        let load = format!("trace load kx {dir}/kvmexit.bpf.o --mode {mode}");
+        let out = axtrace(&["shell", "-c", &load]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{mode}: {stdout}");
+        assert!(stdout.contains("kx/on_exit"), "{mode}: {stdout}");
+        assert!(stdout.contains("kx/on_enter"), "{mode}: {stdout}");
+    }
+}
+
+#[test]
 fn bpf_run_runs_atomics_and_local_calls_in_both_modes() {
     // *(u64 *)(r10 - 8) = 40; r1 = 2; lock *(u64 *)(r10 - 8) += r1; call +1; exit;
     // callee: r0 = *(u64 *)(r10 + 504) (the caller's slot, 512 bytes up); exit  →  42

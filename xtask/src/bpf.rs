@@ -2,7 +2,8 @@
 //! them, with `clang -O2 -g -target bpf`, the way libbpf-based projects build their handlers.
 //!
 //! Folders: `axebpf-core/tests/objects/` (the loader's test objects, committed so tests need no
-//! clang) and, when it exists, `axebpf-core/bpf/` (the handlers).
+//! clang), `axebpf-core/bpf/` (the handlers), the benchmarks' and the verifier's objects, and the
+//! examples.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,6 +16,7 @@ const SOURCE_DIRS: &[&str] = &[
     "axebpf-core/bpf",
     "benches/bpf",
     "axebpf-core/tests/verifier/objects",
+    "examples/kvmexit",
 ];
 
 /// Recompiles every `*.bpf.c` into a scratch folder and fails if a committed `*.bpf.o` differs
@@ -140,6 +142,12 @@ fn compile_to(clang: &Path, source: &Path, out: &Path) -> Result<()> {
     let (Some(dir), Some(file)) = (source.parent(), source.file_name()) else {
         bail!("{} is not a file in a folder", source.display());
     };
+    // The workspace root, from this crate's manifest folder (`xtask/`).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("xtask has no parent folder")?
+        .to_path_buf();
+    let header_dir = root.join("axebpf-core/bpf/include");
     let out = if out.is_absolute() {
         out.to_path_buf()
     } else {
@@ -148,9 +156,10 @@ fn compile_to(clang: &Path, source: &Path, out: &Path) -> Result<()> {
     let status = Command::new(clang)
         .current_dir(dir)
         .args(["-O2", "-g", "-target", "bpf", "-c", "-Wall", "-Werror"])
-        // `axtrace.h` for the handlers (a folder that does not exist is harmless).
-        .arg("-Iinclude")
+        // `axtrace.h`, for the handlers and the examples.
+        .arg(format!("-I{}", header_dir.display()))
         .arg(format!("-fdebug-prefix-map={}=.", dir.display()))
+        .arg(format!("-fdebug-prefix-map={}=.", root.display()))
         .arg(file)
         .arg("-o")
         .arg(out)

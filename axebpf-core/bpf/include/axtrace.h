@@ -23,6 +23,7 @@ typedef signed long long __s64;
 #define __uint(name, val) int (*name)[val]
 #define __type(name, val) typeof(val) *name
 #define __always_inline inline __attribute__((always_inline))
+#define __noinline __attribute__((noinline))
 
 enum {
 	BPF_MAP_TYPE_HASH = 1,
