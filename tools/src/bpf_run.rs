@@ -47,6 +47,12 @@ pub fn run(program: &[u8], memory: &[u8], mode: ExecMode) -> Result<u64> {
             let reason = reason.split_once(": ").map_or(reason.as_str(), |(_, r)| r);
             anyhow::anyhow!("instruction {}: {reason}", jit.pc().saturating_sub(1))
         }
+        RuntimeError::UnknownHelper { index, id } => {
+            anyhow::Error::new(RuntimeError::UnknownHelper {
+                index: index.saturating_sub(1),
+                id,
+            })
+        }
         other => anyhow::Error::new(other),
     });
     let loaded = loaded.context("program refused")?;

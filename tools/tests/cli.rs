@@ -106,6 +106,16 @@ fn bpf_run_explains_what_it_refuses() {
         stderr.contains("instruction 1: legacy packet access"),
         "{stderr}"
     );
+    let out = bpf_run(
+        "interp",
+        "b7 00 00 00 00 00 00 00 85 00 00 00 05 00 00 00 95 00 00 00 00 00 00 00",
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("instruction 1: call to unknown helper 5"),
+        "{stderr}"
+    );
     let out = bpf_run("interp", "95 00 0", None);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("odd number of hex digits"));

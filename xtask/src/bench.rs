@@ -1143,10 +1143,7 @@ mod tests {
         let ratio = &summary["runtime_empty/axebpf_jit"]["ratio"];
         assert!(ratio["lower_value"].as_f64() < Some(0.125));
         assert!(ratio["upper_value"].as_f64() > Some(0.125));
-        assert_eq!(
-            value_of(&summary, "runtime_empty/rbpf_jit", "ratio"),
-            None
-        );
+        assert_eq!(value_of(&summary, "runtime_empty/rbpf_jit", "ratio"), None);
         assert!(format_summary(&summary).contains("runtime_empty/rbpf_jit"));
     }
 
