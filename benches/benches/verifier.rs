@@ -1,5 +1,5 @@
-//! Verification time, against loading the same program into the runtime (rewrite, rbpf's
-//! checks and JIT compilation) in the same run:
+//! Verification time, against loading the same program into the runtime (the VM's checks and
+//! JIT compilation) in the same run:
 //!
 //! * `verifier_exit_latency_on_enter` / `_on_exit`, `verifier_exit_count`: the shipped
 //!   handlers' programs;
