@@ -314,11 +314,9 @@ fn exit_latency_on_enter(ctx: &VcpuRunEnter, maps: &LatencyMaps) -> u64 {
     state.pending = 0;
     let now = ctx.header.timestamp_ns;
     let latency_ns = now.saturating_sub(state.exit_ns);
-    let key = [
-        u32::from(ctx.header.vm_id).to_le_bytes(),
-        state.exit_reason.to_le_bytes(),
-    ]
-    .concat();
+    let mut key = [0u8; 8];
+    key[..4].copy_from_slice(&u32::from(ctx.header.vm_id).to_le_bytes());
+    key[4..].copy_from_slice(&state.exit_reason.to_le_bytes());
     let mut stats = lookup(maps.latency, &key) as *mut LatencyStats;
     if stats.is_null() {
         let fresh = LatencyStats {
