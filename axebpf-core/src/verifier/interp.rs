@@ -561,33 +561,7 @@ impl Interp<'_> {
         size: usize,
         store: Option<Reg>,
     ) -> Outcome<Reg> {
-        let pointer = match read(s, base)? {
-            Reg::Ptr(p) => p,
-            Reg::Scalar(v) if v.as_constant() == Some(0) => {
-                return Err((
-                    Rule::NullCheck,
-                    format!("R{base} is NULL on this path (a failed lookup, or the constant 0)"),
-                ));
-            }
-            other => {
-                return Err((
-                    Rule::NotMemory,
-                    format!(
-                        "R{base} ({}) is not a pointer to memory",
-                        describe_reg(&other)
-                    ),
-                ));
-            }
-        };
-        if pointer.nullable {
-            return Err((
-                Rule::NullCheck,
-                format!(
-                    "R{base} ({}) may be NULL: compare it with 0 before using it",
-                    describe_reg(&Reg::Ptr(pointer))
-                ),
-            ));
-        }
+        let pointer = dereferenceable(s, base)?;
         let lo = pointer.off_min + i64::from(off);
         let hi = pointer.off_max + i64::from(off);
         let unknown = Reg::Scalar(Scalar::at_most(access_max(size)));
@@ -772,33 +746,8 @@ impl Interp<'_> {
             }
         }
         let base = insn.dst;
-        let pointer = match read(s, base)? {
-            Reg::Ptr(p) => p,
-            Reg::Scalar(v) if v.as_constant() == Some(0) => {
-                return Err((
-                    Rule::NullCheck,
-                    format!("{what}: R{base} is NULL on this path"),
-                ));
-            }
-            other => {
-                return Err((
-                    Rule::NotMemory,
-                    format!(
-                        "{what}: R{base} ({}) is not a pointer to memory",
-                        describe_reg(&other)
-                    ),
-                ));
-            }
-        };
-        if pointer.nullable {
-            return Err((
-                Rule::NullCheck,
-                format!(
-                    "{what}: R{base} ({}) may be NULL: compare it with 0 before using it",
-                    describe_reg(&Reg::Ptr(pointer))
-                ),
-            ));
-        }
+        let pointer = dereferenceable(s, base)
+            .map_err(|(rule, message)| (rule, format!("{what}: {message}")))?;
         let lo = pointer.off_min + i64::from(insn.off);
         let hi = pointer.off_max + i64::from(insn.off);
         let aligned = |lo: i64, hi: i64| -> Outcome<()> {
@@ -1333,6 +1282,38 @@ fn write(s: &mut State, r: u8, value: Reg) -> Outcome<()> {
     }
     s.frame().regs[usize::from(r)] = value;
     Ok(())
+}
+
+/// The pointer in `base`, if a load, store or atomic may go through it: not a number, not NULL.
+fn dereferenceable(s: &mut State, base: u8) -> Outcome<Ptr> {
+    let pointer = match read(s, base)? {
+        Reg::Ptr(p) => p,
+        Reg::Scalar(v) if v.as_constant() == Some(0) => {
+            return Err((
+                Rule::NullCheck,
+                format!("R{base} is NULL on this path (a failed lookup, or the constant 0)"),
+            ));
+        }
+        other => {
+            return Err((
+                Rule::NotMemory,
+                format!(
+                    "R{base} ({}) is not a pointer to memory",
+                    describe_reg(&other)
+                ),
+            ));
+        }
+    };
+    if pointer.nullable {
+        return Err((
+            Rule::NullCheck,
+            format!(
+                "R{base} ({}) may be NULL: compare it with 0 before using it",
+                describe_reg(&Reg::Ptr(pointer))
+            ),
+        ));
+    }
+    Ok(pointer)
 }
 
 /// Sets scalar register `r` to `value` and every copy linked to it likewise.
