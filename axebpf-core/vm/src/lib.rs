@@ -109,5 +109,6 @@ pub mod interp;
 pub mod jit;
 
 pub use interp::{
-    AccessCheck, DEFAULT_BUDGET, Error, ErrorKind, Helper, MAX_FRAMES, Region, STACK_SIZE, Vm,
+    AccessCheck, DEFAULT_BUDGET, Error, ErrorKind, Helper, MAX_FRAMES, Region, STACK_SIZE, Slot,
+    Vm, decode,
 };
