@@ -575,6 +575,8 @@ struct Memory<'r> {
     ctx_start: u64,
     ctx_len: u64,
     regions: &'r [Region],
+    /// One of `regions` (or an empty one): the last that allowed an access.
+    last_region: Region,
     check: Option<AccessCheck>,
 }
 
@@ -594,19 +596,24 @@ impl Memory<'_> {
         if self.ctx_len >= n && addr.wrapping_sub(self.ctx_start) <= self.ctx_len - n {
             return Ok(());
         }
+        // Accesses to a map value come in runs: try the region that allowed the last one.
+        if self.last_region.allows(addr, n, write) {
+            return Ok(());
+        }
         self.allow_other(pc, addr, len, write)
     }
 
     #[inline(never)]
-    fn allow_other(&self, pc: usize, addr: u64, len: usize, write: bool) -> Result<(), Error> {
+    fn allow_other(&mut self, pc: usize, addr: u64, len: usize, write: bool) -> Result<(), Error> {
         let n = len as u64;
-        if self.regions.iter().any(|r| r.allows(addr, n, write))
-            || self.check.is_some_and(|check| check(addr, n, write))
-        {
-            Ok(())
-        } else {
-            Err(fail(pc, ErrorKind::OutOfBounds { addr, len, write }))
+        if let Some(region) = self.regions.iter().find(|r| r.allows(addr, n, write)) {
+            self.last_region = *region;
+            return Ok(());
         }
+        if self.check.is_some_and(|check| check(addr, n, write)) {
+            return Ok(());
+        }
+        Err(fail(pc, ErrorKind::OutOfBounds { addr, len, write }))
     }
 
     /// Zeroes the stack from `addr` (in a live frame, below `init_low`) rounded down to 64
@@ -841,6 +848,7 @@ impl<'h> Vm<'h> {
             ctx_start,
             ctx_len: ctx.len() as u64,
             regions,
+            last_region: Region::default(),
             check: *check,
         };
         // 16 registers so that a (validated) register number indexes without a bounds check.
