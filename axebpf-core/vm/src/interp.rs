@@ -1,5 +1,14 @@
-//! The interpreter: decodes one slot at a time from the program bytes and runs it on eleven
-//! registers, a fixed array of stack frames and the memory regions the caller allowed.
+//! The interpreter: runs a program on eleven registers, a fixed array of stack frames and the
+//! memory regions the caller allowed.
+//!
+//! Each slot is decoded and validated into a [`Slot`] (one of ~140 operations, or the error the
+//! slot gets when reached). [`Vm::run`] decodes the slot at `pc` at every step and allocates
+//! nothing; [`Vm::run_decoded`] runs slots [`decode`] made once (the runtime keeps them with the
+//! loaded program). Both are the same decoder and the same executor, so they cannot differ.
+//!
+//! The stack is not zeroed up front: bytes below a watermark are zeroed when an access (or a
+//! pointer passed to a helper) first reaches them, and entering a frame raises the watermark to
+//! the frame's top, so every frame reads as zeros when it is entered.
 //!
 //! Every load, store and atomic is checked against the allowed regions before it touches memory,
 //! so a wrong program ends with an [`Error`] naming the pc, never with undefined behaviour.
