@@ -355,6 +355,7 @@ impl Slot {
     }
 
     /// Slot `pc` of `code` (which must exist), as running it means.
+    #[inline(always)]
     fn decode(code: &[u8], pc: usize, insn: Insn) -> Self {
         let (opc, d, s) = (insn.opcode, insn.dst, insn.src);
         if d > 10 {
