@@ -102,6 +102,8 @@ struct JitCode {
 pub struct Program {
     /// The program as loaded, helper call ids replaced by indexes into `helpers`.
     code: Box<[u8]>,
+    /// The program decoded once for the interpreter (empty when it runs JIT-compiled).
+    slots: Box<[axebpf_vm::Slot]>,
     helpers: Box<[Option<axebpf_vm::Helper>]>,
     /// Memory besides the context and the stack the interpreter lets the program touch.
     regions: Box<[Region]>,
@@ -150,17 +152,21 @@ impl Program {
                 writable: true,
             })
             .collect();
-        let jit = match mode {
+        let (jit, slots) = match mode {
             ExecMode::Interpreter => {
                 // The interpreter finds a bad instruction only when it reaches it; refuse at load
                 // what the JIT would refuse, so both modes load the same programs.
                 axebpf_vm::jit::analyse(&code, &table).map_err(RuntimeError::Jit)?;
-                None
+                let slots = axebpf_vm::decode(&code)
+                    .map_err(|_| RuntimeError::CodeLength(code.len()))?
+                    .collect();
+                (None, slots)
             }
-            ExecMode::Jit => Some(compile(&code, &table)?),
+            ExecMode::Jit => (Some(compile(&code, &table)?), Box::default()),
         };
         Ok(Self {
             code,
+            slots,
             helpers: table,
             regions,
             jit,
@@ -186,7 +192,7 @@ impl Program {
         // this program belongs to (which outlives the program), accessed by programs and
         // helpers only through raw pointers and atomics.
         unsafe { vm.set_regions(&self.regions) };
-        vm.run(&self.code, ctx).map_err(RuntimeError::Run)
+        vm.run_decoded(&self.slots, ctx).map_err(RuntimeError::Run)
     }
 
     /// How this program runs.

@@ -12,6 +12,9 @@
 //! live stack frames and the regions the caller registered, jumps against the program's length,
 //! and a step budget ends runaway loops — each failure an [`Error`] with the pc.
 //!
+//! A program runs from its bytes ([`Vm::run`]) or, faster, from the [`Slot`]s [`decode`] made of
+//! it once ([`Vm::run_decoded`]; same decoder, same executor, same results and errors).
+//!
 //! Layout: [`insn`] is the one definition of the encoding, [`interp`] the interpreter, and (with
 //! the `jit` feature, on by default) [`jit`] the JIT compiler: its backend-independent half (checks,
 //! call graph, labels) in `jit` itself and one file per target backend (`jit::x86_64`).
@@ -109,5 +112,6 @@ pub mod interp;
 pub mod jit;
 
 pub use interp::{
-    AccessCheck, DEFAULT_BUDGET, Error, ErrorKind, Helper, MAX_FRAMES, Region, STACK_SIZE, Vm,
+    AccessCheck, DEFAULT_BUDGET, Error, ErrorKind, Helper, MAX_FRAMES, Region, STACK_SIZE, Slot,
+    Vm, decode,
 };

@@ -1,7 +1,7 @@
 //! Targeted cases, one family of instructions at a time, each with a hand-computed result.
 
 use axebpf_vm::insn::{Insn, LdImm64, alu, atomic, class, jmp, mode, size, source};
-use axebpf_vm::{Error, ErrorKind, Helper, MAX_FRAMES, Region, Vm};
+use axebpf_vm::{Error, ErrorKind, Helper, MAX_FRAMES, Region, Slot, Vm, decode};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 // --- A few builders ---------------------------------------------------------------------------
@@ -76,9 +76,28 @@ fn code(insns: &[Insn]) -> Vec<u8> {
     insns.iter().flat_map(|i| i.to_bytes()).collect()
 }
 
+/// Runs `insns` on `ctx`, both from the bytes and pre-decoded (on a copy of `ctx`), which
+/// must agree.
 fn run_with(insns: &[Insn], ctx: &mut [u8], helpers: &[Option<Helper>]) -> Result<u64, Error> {
-    let mut vm = Vm::new(helpers);
-    vm.run(&code(insns), ctx)
+    let code = code(insns);
+    let mut copy = ctx.to_vec();
+    let slots: Vec<Slot> = decode(&code).unwrap().collect();
+    let decoded = Vm::new(helpers).run_decoded(&slots, &mut copy);
+    let result = Vm::new(helpers).run(&code, ctx);
+    // Errors may name addresses in the context, which differ between the copies.
+    match (&result, &decoded) {
+        (Ok(_), _) => {
+            assert_eq!(result, decoded, "run and run_decoded disagree");
+            assert_eq!(
+                &copy[..],
+                &ctx[..],
+                "run and run_decoded leave different contexts"
+            );
+        }
+        (Err(e), Ok(_)) => panic!("run and run_decoded disagree: {e}"),
+        (Err(a), Err(b)) => assert_eq!(a.pc, b.pc, "run and run_decoded fail at different pcs"),
+    }
+    result
 }
 
 fn run(insns: &[Insn]) -> Result<u64, Error> {
