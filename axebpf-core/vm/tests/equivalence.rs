@@ -1,5 +1,5 @@
-//! The interpreter against the version before slots were pre-decoded (`equivalence/v0.rs`),
-//! and [`Vm::run`] against [`Vm::run_decoded`]: on the differential test's random programs and
+//! [`Vm::run`] (decoding each slot as it is reached) against [`Vm::run_decoded`] (slots decoded
+//! once, as the runtime runs them): on the differential test's random programs and
 //! on random slot soup (every opcode byte, registers up to 15, wild offsets — nearly all of it
 //! errors), each must give the same r0 or the same error at the same pc, and leave the same
 //! context bytes. Plus the lazily zeroed stack: a frame reads as zeros whenever it is entered.
@@ -8,15 +8,13 @@
 mod asm;
 #[path = "../../tests/isa/generate.rs"]
 mod generate;
-#[path = "equivalence/v0.rs"]
-mod v0;
 
 use axebpf_vm::insn::{Insn, LdImm64, alu, atomic, class, jmp, mode, size, source};
 use axebpf_vm::{Error, Helper, MAX_FRAMES, Slot, Vm, decode};
 use generate::{Features, Rng};
 
-/// What a run gives: r0 or the error (as text: the two versions have their own error types,
-/// with the same `Debug`), and the context after it.
+/// What a run gives: r0 or the error (as text, VM addresses made relative), and the context
+/// after it.
 type Outcome = (Result<u64, String>, Vec<u8>);
 
 /// Runs `f` on an 8-aligned copy of `mem` (atomics care about alignment) in `storage`, the
@@ -33,8 +31,8 @@ fn on_copy(
     (result, buffer.to_vec())
 }
 
-/// Stack addresses differ between the VMs: numbers inside the VM (`vm..vm + size`) become
-/// offsets from it (both versions lay their `Vm` out alike, the stack array first).
+/// Stack addresses differ between the two runs' VMs: numbers inside the VM (`vm..vm + size`)
+/// become offsets from it.
 fn normalise(text: String, vm: u64, size: u64) -> String {
     let mut out = String::new();
     let mut rest = text.as_str();
@@ -73,16 +71,9 @@ extern "C" fn sum(a: u64, b: u64, c: u64, d: u64, e: u64) -> u64 {
 
 const HELPERS: [Option<Helper>; 3] = [None, Some(sum), None];
 
-/// Runs `code` in the old interpreter, `run` and `run_decoded`; panics on any difference.
+/// Runs `code` with `run` and `run_decoded`; panics on any difference.
 fn check(what: &str, code: &[u8], mem: &[u8], budget: u64) -> Outcome {
     let mut storage = vec![0u8; mem.len() + 8];
-    let old = on_copy(&mut storage, mem, |ctx| {
-        let helpers: [Option<v0::Helper>; 3] = [None, Some(sum), None];
-        let mut vm = Box::new(v0::Vm::new(&helpers));
-        vm.set_budget(budget);
-        let result = vm.run(code, ctx);
-        show(result, &*vm)
-    });
     let bytes = on_copy(&mut storage, mem, |ctx| {
         let mut vm = Box::new(Vm::new(&HELPERS));
         vm.set_budget(budget);
@@ -99,16 +90,12 @@ fn check(what: &str, code: &[u8], mem: &[u8], budget: u64) -> Outcome {
         let result = vm.run_decoded(&slots, ctx);
         show(result, &*vm)
     });
-    assert_eq!(
-        old, bytes,
-        "{what}: run differs from the previous interpreter"
-    );
     assert_eq!(bytes, decoded, "{what}: run_decoded differs from run");
     bytes
 }
 
 #[test]
-fn random_programs_run_as_before() {
+fn random_programs_run_alike_from_bytes_and_decoded() {
     let mut ok = 0;
     for seed in generate::program_seeds().into_iter().step_by(4) {
         for features in [Features::BASE, Features::ALL] {
@@ -167,7 +154,7 @@ fn soup_slot(rng: &mut Rng, len: usize) -> Insn {
 }
 
 #[test]
-fn slot_soup_fails_and_runs_as_before() {
+fn slot_soup_fails_and_runs_alike_from_bytes_and_decoded() {
     let mut rng = Rng::new(0x50u64 << 32 | 0x0bad_c0de);
     let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
     for i in 0..40_000 {
