@@ -14,18 +14,21 @@
 //! The compiled code itself checks nothing: **loads, stores and atomics are not bounds-checked,
 //! atomics are not alignment-checked and there is no step budget.** Proving that a program only
 //! touches memory it may, and terminates, is the verifier's job; run only verified programs.
-//! For such programs the compiled code computes what the interpreter computes, with two
-//! differences a verified program cannot observe: the stack frames start with unspecified
-//! contents (not zero), and the stack lives on the native stack of the calling thread (x86-64:
-//! the frames plus 64 bytes, and 48 more per nested local call; helpers need their own).
+//! For such programs the compiled code computes what the interpreter computes, with differences
+//! a verified program cannot observe: the stack frames start with unspecified contents (not
+//! zero); `r1`–`r5` are unspecified after a helper call (the interpreter keeps them; the
+//! verifier refuses to read them, `uninit_reg`); and the stack lives on the native stack of the
+//! calling thread (x86-64: the frames plus at most 48 bytes, and at most 48 more per nested
+//! local call; helpers need their own).
 //!
-//! Calling conventions: the entry point is a [`JitFn`], `r1` is its argument, `r0` and `r2`–`r9`
-//! start at zero and `r10` points at the top of frame 0. Helpers get `r1`–`r5` as their five
-//! arguments and return `r0`; `r1`–`r5` keep their values across a helper call (as in the
-//! interpreter). A local call gives the callee the next 512-byte frame below its caller's and
-//! restores `r6`–`r10` when it returns. Frames live in one area of `frames × 512` bytes reserved
-//! by the prologue, where `frames` is the deepest call chain the program can make
-//! ([`Program::frames`]).
+//! Calling conventions (the eBPF ABI, as Linux's JIT): the entry point is a [`JitFn`], `r1` is
+//! its argument, `r0` and `r2`–`r9` start at zero (those the program names, [`Op::registers`];
+//! the others cannot be observed) and `r10` points at the top of frame 0. Helpers get `r1`–`r5`
+//! as their five arguments and return `r0`; `r1`–`r5` are caller-saved (clobbered), `r6`–`r10`
+//! survive. A local call gives the callee the next 512-byte frame below its caller's and
+//! restores `r6`–`r10` when it returns; `r1`–`r5` are the callee's to clobber too. Frames live
+//! in one area of `frames × 512` bytes reserved by the prologue (only if the program uses
+//! `r10`), where `frames` is the deepest call chain the program can make ([`Program::frames`]).
 //!
 //! The code is position-independent: copy it anywhere executable (after writing it, make the
 //! memory read+execute and not writable) and call offset 0.
@@ -338,6 +341,35 @@ impl Op {
     const fn falls_through(&self) -> bool {
         !matches!(self, Self::Exit | Self::Jump { .. })
     }
+
+    /// The registers the op reads or writes, as a set (bit `r` for `rr`), implicit operands
+    /// included: r0 for `exit`, `CMPXCHG` and helper calls (the result), r1–r5 for helper
+    /// calls (the arguments, which the call clobbers).
+    pub const fn registers(&self) -> u16 {
+        const fn operand(src: Operand) -> u16 {
+            match src {
+                Operand::Reg(r) => 1 << r,
+                Operand::Imm(_) => 0,
+            }
+        }
+        match *self {
+            Self::Alu { dst, src, .. } | Self::DivMod { dst, src, .. } => 1 << dst | operand(src),
+            Self::Neg { dst, .. } | Self::Endian { dst, .. } | Self::LdImm64 { dst, .. } => {
+                1 << dst
+            }
+            Self::MovSx { dst, src, .. } => 1 << dst | 1 << src,
+            Self::Load { dst, base, .. } => 1 << dst | 1 << base,
+            Self::Store { base, src, .. } => 1 << base | operand(src),
+            Self::Atomic { op, base, src, .. } => {
+                let r0 = if op == atomic::CMPXCHG { 1 } else { 0 };
+                r0 | 1 << base | 1 << src
+            }
+            Self::Branch { dst, src, .. } => 1 << dst | operand(src),
+            Self::CallHelper { .. } => 0b11_1111,
+            Self::Exit => 1,
+            Self::Jump { .. } | Self::CallLocal { .. } | Self::Hole => 0,
+        }
+    }
 }
 
 /// A checked program: its ops (one per slot) and the frames its deepest call chain needs.
@@ -355,6 +387,29 @@ impl Program {
     /// Bytes of the stack area holding all frames.
     pub const fn stack_size(&self) -> usize {
         self.frames * STACK_SIZE
+    }
+
+    /// The registers some op reads or writes ([`Op::registers`] over the whole program): a
+    /// register outside this set cannot be observed, so it needs no initial value.
+    pub fn registers(&self) -> u16 {
+        self.ops.iter().fold(0, |set, op| set | op.registers())
+    }
+
+    /// Whether some op calls a helper.
+    pub fn calls_helpers(&self) -> bool {
+        self.ops
+            .iter()
+            .any(|op| matches!(op, Op::CallHelper { .. }))
+    }
+
+    /// Whether the program has BPF-to-BPF calls (subprograms besides the main one).
+    pub fn calls_locally(&self) -> bool {
+        self.entries.len() > 1
+    }
+
+    /// The slot where the main program ends (the first subprogram's entry, or the end).
+    pub fn main_end(&self) -> usize {
+        self.entries.get(1).copied().unwrap_or(self.ops.len())
     }
 }
 
@@ -410,7 +465,8 @@ impl Labels {
 pub trait Backend: Sized {
     /// A generator for `program` (its stack area is [`Program::stack_size`] bytes).
     fn new(program: &Program) -> Self;
-    /// Emits the entry sequence (at code offset 0), which calls slot 0 and returns its `r0`.
+    /// Emits the entry sequence (at code offset 0). Slot 0's code follows it: the backend runs
+    /// the main program in place (its `exit`s return from the entry point) or calls it.
     fn prologue(&mut self, labels: &mut Labels);
     /// The current code offset.
     fn position(&self) -> usize;
