@@ -532,6 +532,49 @@ fn ja_gotol_and_backward_loops() {
     assert_eq!(both(&long), 7);
 }
 
+/// Jumps whose distance crosses what an 8-bit displacement reaches (the JIT picks `rel8` from
+/// a first pass's layout): forward and backward, conditional (both widths) and `ja`, over
+/// fillers of mixed sizes so every byte distance around the edge occurs.
+#[test]
+fn jumps_around_the_edge_of_short_reach() {
+    let filler = |i: usize| alu64_imm(alu::ADD, 0, if i.is_multiple_of(3) { 0x1000 } else { 1 });
+    let fillers = |n: usize| (0..n).map(filler).collect::<Vec<_>>();
+    let sum = |n: usize| {
+        (0..n)
+            .map(|i| if i.is_multiple_of(3) { 0x1000 } else { 1 })
+            .sum::<u64>()
+    };
+    for n in 8..48 {
+        let jumps: [Insn; 3] = [
+            jmp_imm(jmp::JEQ, 2, 0, n as i16),
+            jmp32_imm(jmp::JNE, 2, 1, n as i16),
+            ja(n as i16),
+        ];
+        for jump in jumps {
+            // r0 = 0; r2 = 0; jump over n fillers; exit.
+            let mut p = vec![alu64_imm(alu::MOV, 0, 0), alu64_imm(alu::MOV, 2, 0), jump];
+            p.extend(fillers(n));
+            p.push(exit());
+            assert_eq!(both(&p), 0, "forward over {n}");
+        }
+        // r0 = 0; r3 = 3; loop: n fillers; r3 -= 1; if r3 != 0 goto loop (or ja back).
+        let mut p = vec![alu64_imm(alu::MOV, 0, 0), alu64_imm(alu::MOV, 3, 3)];
+        p.extend(fillers(n));
+        p.push(alu64_imm(alu::SUB, 3, 1));
+        p.push(jmp_imm(jmp::JNE, 3, 0, -(n as i16) - 2));
+        p.push(exit());
+        assert_eq!(both(&p), 3 * sum(n), "backward over {n}");
+        // The same loop closed by `ja`: if r3 == 0 exit; ja back.
+        let mut p = vec![alu64_imm(alu::MOV, 0, 0), alu64_imm(alu::MOV, 3, 3)];
+        p.extend(fillers(n));
+        p.push(alu64_imm(alu::SUB, 3, 1));
+        p.push(jmp_imm(jmp::JEQ, 3, 0, 1));
+        p.push(ja(-(n as i16) - 3));
+        p.push(exit());
+        assert_eq!(both(&p), 3 * sum(n), "ja back over {n}");
+    }
+}
+
 // --- Memory ------------------------------------------------------------------------------------
 
 #[test]

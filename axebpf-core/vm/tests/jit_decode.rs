@@ -413,3 +413,27 @@ fn the_entry_saves_only_what_the_program_uses() {
         (vec![RBP, R14], Some(520))
     );
 }
+
+/// Jumps take the 8-bit form when the target is close and the 32-bit one when it is not.
+#[test]
+fn near_jumps_are_short_and_far_ones_long() {
+    let insn = |op: u8, dst: u8, off: i16, imm: i32| Insn::new(op, dst, 0, off, imm).to_bytes();
+    let add = insn(class::ALU64 | alu::ADD | source::K, 0, 0, 0x1000); // 7 bytes
+    let exit = insn(class::JMP | jmp::EXIT, 0, 0, 0);
+    let jumps = |n: usize| {
+        let mut p = vec![
+            insn(class::JMP | jmp::JEQ | source::K, 1, n as i16 + 1, 0),
+            insn(class::JMP | jmp::JA, 0, n as i16, 0),
+        ];
+        p.extend(std::iter::repeat_n(add, n));
+        p.push(exit);
+        let machine = jit::compile(&p.concat(), &[]).unwrap();
+        decode(&machine)
+            .iter()
+            .filter(|i| i.is_jcc_short_or_near() || i.is_jmp_short_or_near())
+            .map(|i| i.code())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(jumps(2), [Code::Je_rel8_64, Code::Jmp_rel8_64]);
+    assert_eq!(jumps(40), [Code::Je_rel32_64, Code::Jmp_rel32_64]);
+}

@@ -420,13 +420,18 @@ pub struct Fixup {
     pub at: usize,
     /// The slot whose code it refers to.
     pub target: usize,
+    /// A short reference (x86-64: an 8-bit displacement) that [`Labels::near`] allowed.
+    pub short: bool,
 }
 
-/// Code offsets of the slots and the references to them still to patch.
+/// Code offsets of the slots and the references to them still to patch, and the layout of the
+/// previous pass, if any.
 #[derive(Debug, Clone, Default)]
 pub struct Labels {
     offsets: Vec<Option<usize>>,
     fixups: Vec<Fixup>,
+    /// The previous pass's offset of every slot, and the code's end.
+    previous: Option<Vec<usize>>,
 }
 
 impl Labels {
@@ -435,6 +440,42 @@ impl Labels {
         Self {
             offsets: vec![None; slots],
             fixups: Vec::new(),
+            previous: None,
+        }
+    }
+
+    /// Labels for a second pass over the same program, knowing where the first pass (`self`,
+    /// every slot bound) put every slot and that its code ended at `end`.
+    pub fn next_pass(self, end: usize) -> Self {
+        let slots = self.offsets.len();
+        let mut previous: Vec<usize> = self
+            .offsets
+            .into_iter()
+            .map(|offset| offset.expect("the first pass binds every slot"))
+            .collect();
+        previous.push(end);
+        Self {
+            offsets: vec![None; slots],
+            fixups: Vec::new(),
+            previous: Some(previous),
+        }
+    }
+
+    /// Whether a jump ending slot `pc`'s code can reach slot `target` with a signed 8-bit
+    /// displacement (from the jump's end), judging by the previous pass: the code of every
+    /// slot is no longer in this pass than in the previous one (only jumps shrink), so distances
+    /// only shrink. Always false in the first pass.
+    pub fn near(&self, pc: usize, target: usize) -> bool {
+        let Some(previous) = &self.previous else {
+            return false;
+        };
+        let (start, end, to) = (previous[pc], previous[pc + 1], previous[target]);
+        if target > pc {
+            // From the jump's end, at least 2 bytes after the slot's start.
+            to - start <= 127 + 2
+        } else {
+            // Back from the jump's end, at most the slot's end.
+            end - to <= 128
         }
     }
 
@@ -450,7 +491,20 @@ impl Labels {
 
     /// Asks for the reference at code offset `at` to be patched with slot `target`'s offset.
     pub fn refer(&mut self, at: usize, target: usize) {
-        self.fixups.push(Fixup { at, target });
+        self.fixups.push(Fixup {
+            at,
+            target,
+            short: false,
+        });
+    }
+
+    /// [`refer`](Self::refer) for a short reference, which [`near`](Self::near) allowed.
+    pub fn refer_short(&mut self, at: usize, target: usize) {
+        self.fixups.push(Fixup {
+            at,
+            target,
+            short: true,
+        });
     }
 
     /// The references recorded so far.
@@ -461,7 +515,10 @@ impl Labels {
 
 /// One target's code generator, driven by [`compile_with`]: `new`, `prologue`, then `emit` for
 /// every slot in order (after binding the slot's label at [`position`](Self::position)), then
-/// `patch` for every recorded [`Fixup`], then `finish`.
+/// `patch` for every recorded [`Fixup`], then `finish`. All of it twice: the second pass's
+/// [`Labels`] know the first pass's layout ([`Labels::near`]), so jumps can take short forms;
+/// the code of a slot must depend only on the op and on what `near` answers, and must not grow
+/// when `near` says yes.
 pub trait Backend: Sized {
     /// A generator for `program` (its stack area is [`Program::stack_size`] bytes).
     fn new(program: &Program) -> Self;
@@ -500,13 +557,18 @@ pub fn compile_with<B: Backend>(
     helpers: &[Option<Helper>],
 ) -> Result<Vec<u8>, JitError> {
     let program = analyse(code, helpers)?;
-    let mut labels = Labels::new(program.ops.len());
-    let mut backend = B::new(&program);
-    backend.prologue(&mut labels);
-    for (pc, op) in program.ops.iter().enumerate() {
-        labels.bind(pc, backend.position());
-        backend.emit(pc, op, &mut labels);
-    }
+    let emit = |mut labels: Labels| {
+        let mut backend = B::new(&program);
+        backend.prologue(&mut labels);
+        for (pc, op) in program.ops.iter().enumerate() {
+            labels.bind(pc, backend.position());
+            backend.emit(pc, op, &mut labels);
+        }
+        (backend, labels)
+    };
+    // The first pass only measures: where every slot lands with long jumps.
+    let (first, labels) = emit(Labels::new(program.ops.len()));
+    let (mut backend, labels) = emit(labels.next_pass(first.position()));
     for &fixup in labels.fixups() {
         let target = labels
             .offset(fixup.target)

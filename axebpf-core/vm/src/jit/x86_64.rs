@@ -14,7 +14,8 @@
 //! uses pushed and r10 moved down one frame. Every function body runs at `rsp ≡ 0 (mod 16)`
 //! when it calls anything (the entry sequence pads its reservation, a local call pads its
 //! pushes to an odd number of slots), so a helper call is just `call`, System V aligned.
-//! Jumps to slots are `rel32`; the short jumps inside one instruction's sequence are `rel8`.
+//! Jumps to slots are `rel8` when the first pass's layout shows they reach ([`Labels::near`]),
+//! else `rel32`; the short jumps inside one instruction's sequence are `rel8`.
 
 use alloc::vec::Vec;
 
@@ -205,8 +206,13 @@ impl Backend for X86_64 {
                 src,
             } => self.atomic(wide, op, REG[base as usize], off.into(), REG[src as usize]),
             Op::Jump { target } => {
-                self.byte(0xe9);
-                self.rel32(labels, target);
+                if labels.near(pc, target) {
+                    self.byte(0xeb); // jmp rel8
+                    self.rel8(labels, target);
+                } else {
+                    self.byte(0xe9); // jmp rel32
+                    self.rel32(labels, target);
+                }
             }
             Op::Branch {
                 wide,
@@ -214,7 +220,11 @@ impl Backend for X86_64 {
                 dst,
                 src,
                 target,
-            } => self.branch(wide, cond, REG[dst as usize], src, target, labels),
+            } => {
+                let near = labels.near(pc, target);
+                self.branch(wide, cond, REG[dst as usize], src, near);
+                self.rel8_or_32(labels, near, target);
+            }
             Op::CallHelper { helper, .. } => {
                 // The body runs at rsp ≡ 0 (mod 16), as the call needs. r1–r5 are the
                 // arguments and caller-saved: the helper may clobber them.
@@ -255,6 +265,12 @@ impl Backend for X86_64 {
     }
 
     fn patch(&mut self, fixup: Fixup, target: usize) {
+        if fixup.short {
+            let rel = target as i64 - (fixup.at as i64 + 1);
+            let rel = i8::try_from(rel).expect("Labels::near promised a short distance");
+            self.code[fixup.at] = rel as u8;
+            return;
+        }
         let rel = target as i64 - (fixup.at as i64 + 4);
         let rel = i32::try_from(rel).expect("code larger than 2 GiB");
         self.code[fixup.at..fixup.at + 4].copy_from_slice(&rel.to_le_bytes());
@@ -399,6 +415,20 @@ impl X86_64 {
     fn rel32(&mut self, labels: &mut Labels, target: usize) {
         labels.refer(self.code.len(), target);
         self.imm32(0);
+    }
+
+    /// A `rel8` to slot `target` ([`Labels::near`] allowed it), patched later.
+    fn rel8(&mut self, labels: &mut Labels, target: usize) {
+        labels.refer_short(self.code.len(), target);
+        self.byte(0);
+    }
+
+    fn rel8_or_32(&mut self, labels: &mut Labels, near: bool, target: usize) {
+        if near {
+            self.rel8(labels, target);
+        } else {
+            self.rel32(labels, target);
+        }
     }
 
     fn call_rel32(&mut self, labels: &mut Labels, target: usize) {
@@ -700,15 +730,9 @@ impl X86_64 {
         }
     }
 
-    fn branch(
-        &mut self,
-        wide: bool,
-        cond: u8,
-        d: u8,
-        src: Operand,
-        target: usize,
-        labels: &mut Labels,
-    ) {
+    /// The comparison and the `jcc` opcode of a conditional jump (`rel8` when `near`), its
+    /// displacement still to emit.
+    fn branch(&mut self, wide: bool, cond: u8, d: u8, src: Operand, near: bool) {
         if cond == jmp::JSET {
             match src {
                 Operand::Reg(s) => self.rr(wide, &[0x85], REG[s as usize], d), // test d, s
@@ -720,6 +744,8 @@ impl X86_64 {
         } else {
             match src {
                 Operand::Reg(s) => self.alu_rr(wide, arith::CMP, d, REG[s as usize]),
+                // Same flags as `cmp d, 0` (CF = OF = 0), one byte shorter.
+                Operand::Imm(0) => self.rr(wide, &[0x85], d, d), // test d, d
                 Operand::Imm(imm) => self.alu_ri(wide, arith::CMP, d, imm),
             }
         }
@@ -735,9 +761,12 @@ impl X86_64 {
             jmp::JSLT => cc::L,
             _ => cc::LE, // JSLE
         };
-        self.byte(0x0f);
-        self.byte(0x80 | cc);
-        self.rel32(labels, target);
+        if near {
+            self.byte(0x70 | cc); // jcc rel8
+        } else {
+            self.byte(0x0f);
+            self.byte(0x80 | cc); // jcc rel32
+        }
     }
 }
 
