@@ -160,8 +160,13 @@ fn init_registers(values: &[u64; 10]) -> Vec<Insn> {
 
 /// Folds r0–r9 into r0 (a bijective mix, so one wrong register changes it) and exits.
 fn fold() -> Vec<Insn> {
+    fold_into_r0(1..=9)
+}
+
+/// Folds `registers` into r0 as [`fold`] does, and exits.
+fn fold_into_r0(registers: impl IntoIterator<Item = u8>) -> Vec<Insn> {
     let mut out = Vec::new();
-    for r in 1..=9 {
+    for r in registers {
         out.push(alu64_imm(alu::MUL, 0, 0x0100_0193));
         out.push(alu64_reg(alu::XOR, 0, r));
     }
@@ -527,6 +532,49 @@ fn ja_gotol_and_backward_loops() {
     assert_eq!(both(&long), 7);
 }
 
+/// Jumps whose distance crosses what an 8-bit displacement reaches (the JIT picks `rel8` from
+/// a first pass's layout): forward and backward, conditional (both widths) and `ja`, over
+/// fillers of mixed sizes so every byte distance around the edge occurs.
+#[test]
+fn jumps_around_the_edge_of_short_reach() {
+    let filler = |i: usize| alu64_imm(alu::ADD, 0, if i.is_multiple_of(3) { 0x1000 } else { 1 });
+    let fillers = |n: usize| (0..n).map(filler).collect::<Vec<_>>();
+    let sum = |n: usize| {
+        (0..n)
+            .map(|i| if i.is_multiple_of(3) { 0x1000 } else { 1 })
+            .sum::<u64>()
+    };
+    for n in 8..48 {
+        let jumps: [Insn; 3] = [
+            jmp_imm(jmp::JEQ, 2, 0, n as i16),
+            jmp32_imm(jmp::JNE, 2, 1, n as i16),
+            ja(n as i16),
+        ];
+        for jump in jumps {
+            // r0 = 0; r2 = 0; jump over n fillers; exit.
+            let mut p = vec![alu64_imm(alu::MOV, 0, 0), alu64_imm(alu::MOV, 2, 0), jump];
+            p.extend(fillers(n));
+            p.push(exit());
+            assert_eq!(both(&p), 0, "forward over {n}");
+        }
+        // r0 = 0; r3 = 3; loop: n fillers; r3 -= 1; if r3 != 0 goto loop (or ja back).
+        let mut p = vec![alu64_imm(alu::MOV, 0, 0), alu64_imm(alu::MOV, 3, 3)];
+        p.extend(fillers(n));
+        p.push(alu64_imm(alu::SUB, 3, 1));
+        p.push(jmp_imm(jmp::JNE, 3, 0, -(n as i16) - 2));
+        p.push(exit());
+        assert_eq!(both(&p), 3 * sum(n), "backward over {n}");
+        // The same loop closed by `ja`: if r3 == 0 exit; ja back.
+        let mut p = vec![alu64_imm(alu::MOV, 0, 0), alu64_imm(alu::MOV, 3, 3)];
+        p.extend(fillers(n));
+        p.push(alu64_imm(alu::SUB, 3, 1));
+        p.push(jmp_imm(jmp::JEQ, 3, 0, 1));
+        p.push(ja(-(n as i16) - 3));
+        p.push(exit());
+        assert_eq!(both(&p), 3 * sum(n), "ja back over {n}");
+    }
+}
+
 // --- Memory ------------------------------------------------------------------------------------
 
 #[test]
@@ -771,10 +819,18 @@ extern "C" fn rsp_mod_16(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
     core::arch::naked_asm!("mov rax, rsp", "and rax, 15", "ret")
 }
 
+/// Helper calls follow the eBPF ABI: r1–r5 are the arguments and caller-saved (the verifier
+/// refuses to read them after a call; the JIT does not keep them, the interpreter does), r6–r9
+/// survive, r0 is the result.
 #[test]
-fn helper_calls_get_five_arguments_and_keep_r1_to_r5() {
+fn helper_calls_get_five_arguments_and_keep_r6_to_r9() {
     let helpers: [Option<Helper>; 3] = [None, Some(mix5), Some(twice)];
-    let program = [init_registers(&VALUES[0]), vec![call(1)], fold()].concat();
+    let program = [
+        init_registers(&VALUES[0]),
+        vec![call(1)],
+        fold_into_r0(6..=9),
+    ]
+    .concat();
     both_with(&program, &[], &helpers);
     let v = &VALUES[0];
     let simple = [init_registers(v), vec![call(1), exit()]].concat();
@@ -812,6 +868,139 @@ fn helpers_see_an_aligned_stack_at_every_depth() {
     );
     let (r0, _) = jit_run(&[call(1), exit()], &[], &helpers);
     assert_eq!(r0, 8);
+}
+
+/// `r0 = code; exit` unless `reg == imm`.
+fn expect(reg: u8, imm: i32, code: i32) -> [Insn; 3] {
+    [
+        jmp_imm(jmp::JEQ, reg, imm, 2),
+        alu64_imm(alu::MOV, 0, code),
+        exit(),
+    ]
+}
+
+/// Main, with `r6`–`r(5 + regs)` set, the frame used or not, calling the helper and (when
+/// `local`) a subprogram f that clobbers those registers, uses its own frame and calls the
+/// helper and a subprogram g that calls it too. Returns 0 when every helper call saw an aligned
+/// stack and the registers and frames survived, else a code naming the check that failed.
+fn entry_shape(regs: u8, frames: bool, local: bool) -> Vec<Insn> {
+    let set = |value: i32| -> Vec<Insn> {
+        (6..6 + regs)
+            .map(|r| alu64_imm(alu::MOV, r, value + i32::from(r)))
+            .collect()
+    };
+    let check_regs = |value: i32, code: i32| -> Vec<Insn> {
+        (6..6 + regs)
+            .flat_map(|r| expect(r, value + i32::from(r), code))
+            .collect()
+    };
+    let slot = |value: i32| -> Vec<Insn> {
+        if frames {
+            vec![st(size::DW, 10, -8, value)]
+        } else {
+            vec![]
+        }
+    };
+    let check_slot = |value: i32, code: i32| -> Vec<Insn> {
+        if frames {
+            let mut v = vec![ldx(size::DW, 2, 10, -8)];
+            v.extend(expect(2, value, code));
+            v
+        } else {
+            vec![]
+        }
+    };
+    let pass_on = [jmp_imm(jmp::JEQ, 0, 0, 1), exit()];
+    let done = [alu64_imm(alu::MOV, 0, 0), exit()];
+    // g: r0 = h(); check; r0 = 0.
+    let mut g = vec![call(1)];
+    g.extend(expect(0, 8, 7));
+    g.extend(done);
+    // f: clobber; own slot; r0 = h(); check; call g; pass its failure on; check the slot.
+    let mut f = [set(200), slot(2), vec![call(1)]].concat();
+    f.extend(expect(0, 8, 5));
+    let call_g = f.len();
+    f.push(call_local(0));
+    f.extend(pass_on);
+    f.extend(check_slot(2, 6));
+    f.extend(done);
+    // main: set; slot; r0 = h(); check; [call f; pass its failure on]; check regs and slot.
+    let mut main = [set(100), slot(1), vec![call(1)]].concat();
+    main.extend(expect(0, 8, 1));
+    let call_f = main.len();
+    if local {
+        main.push(call_local(0));
+        main.extend(pass_on);
+    }
+    main.extend(check_regs(100, 3));
+    main.extend(check_slot(1, 4));
+    main.extend(done);
+    if !local {
+        return main;
+    }
+    // Patch the calls: f follows main, g follows f.
+    let f_at = main.len();
+    let g_at = f_at + f.len();
+    main[call_f] = call_local((f_at - call_f - 1) as i32);
+    f[call_g] = call_local((g_at - (f_at + call_g) - 1) as i32);
+    [main, f, g].concat()
+}
+
+#[test]
+fn helpers_see_an_aligned_stack_whatever_the_entry_saves() {
+    let helpers: [Option<Helper>; 2] = [None, Some(rsp_mod_16)];
+    for regs in 0..=4 {
+        for frames in [false, true] {
+            for local in [false, true] {
+                let (r0, _) = jit_run(&entry_shape(regs, frames, local), &[], &helpers);
+                assert_eq!(
+                    r0,
+                    0,
+                    "r6..r{} set, frames {frames}, local calls {local}: check {r0} failed",
+                    5 + regs
+                );
+            }
+        }
+    }
+}
+
+/// The main program's every `exit` returns from the entry point with the callee-saved
+/// registers restored (a Rust caller would notice otherwise, with luck; the helper-free
+/// programs here check r0 only, across many exits and shapes).
+#[test]
+fn every_exit_of_main_returns_with_the_entry_undone() {
+    for regs in 0..=4u8 {
+        for frames in [false, true] {
+            // r6.. = r1 + r; branch on r1 to one of three exits, each returning a different sum.
+            let mut p: Vec<Insn> = (6..6 + regs)
+                .map(|r| alu64_imm(alu::MOV, r, i32::from(r)))
+                .collect();
+            if frames {
+                p.push(st(size::DW, 10, -8, 1000));
+            }
+            p.push(alu64_imm(alu::MOV, 0, 0));
+            for r in 6..6 + regs {
+                p.push(alu64_reg(alu::ADD, 0, r));
+            }
+            if frames {
+                p.push(ldx(size::DW, 2, 10, -8));
+                p.push(alu64_reg(alu::ADD, 0, 2));
+            }
+            p.push(ldx(size::DW, 3, 1, 0));
+            p.push(jmp_imm(jmp::JEQ, 3, 1, 2));
+            p.push(jmp_imm(jmp::JEQ, 3, 2, 3));
+            p.push(exit());
+            p.push(alu64_imm(alu::ADD, 0, 10));
+            p.push(exit());
+            p.push(alu64_imm(alu::ADD, 0, 20));
+            p.push(exit());
+            let base = (6..6 + u64::from(regs)).sum::<u64>() + if frames { 1000 } else { 0 };
+            for (selector, extra) in [(0u64, 0), (1, 10), (2, 20)] {
+                let ctx = selector.to_le_bytes();
+                assert_eq!(both_with(&p, &ctx, &[]), base + extra);
+            }
+        }
+    }
 }
 
 #[test]

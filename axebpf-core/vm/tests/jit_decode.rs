@@ -1,7 +1,8 @@
 //! What the x86-64 JIT emits, read back by iced-x86's decoder: for programs using every opcode
 //! form on every register, every byte decodes as a valid instruction, every relative branch and
 //! call lands on an instruction boundary inside the code, read-modify-write atomics carry LOCK,
-//! and helper calls load the helper's own address.
+//! and helper calls load the helper's own address. Also: the entry sequence saves exactly the
+//! callee-saved registers the program uses, and every exit of the main program undoes it.
 
 #![cfg(target_arch = "x86_64")]
 
@@ -184,6 +185,13 @@ fn program(body: Vec<Insn>) -> Vec<u8> {
     p.iter().flat_map(|i| i.to_bytes()).collect()
 }
 
+/// `body`, then three exits (the main program run in place, several exits, no calls).
+fn without_calls(body: Vec<Insn>) -> Vec<u8> {
+    let mut p = body;
+    p.extend([Insn::new(class::JMP | jmp::EXIT, 0, 0, 0, 0); 3]);
+    p.iter().flat_map(|i| i.to_bytes()).collect()
+}
+
 /// Decodes `code` whole; returns its instructions.
 fn decode(code: &[u8]) -> Vec<Instruction> {
     let mut decoder = Decoder::with_ip(64, code, 0, DecoderOptions::NONE);
@@ -294,4 +302,138 @@ fn everything_in_one_program_decodes() {
     body.extend(memory());
     body.extend(jumps());
     check(&program(body));
+}
+
+#[test]
+fn programs_without_calls_decode() {
+    check(&without_calls(arithmetic()));
+    check(&without_calls(memory()));
+    check(&without_calls(jumps()));
+}
+
+/// What the entry sequence pushes before the first non-push, and checks that every `ret` in
+/// the main program's code is preceded by the matching pops (an `add rsp` first when it
+/// reserved stack).
+fn entry_pushes(code: &[u8], main_rets: usize) -> (Vec<Register>, Option<u64>) {
+    let helpers: [Option<Helper>; 2] = [None, Some(helper)];
+    let machine = jit::compile(code, &helpers).unwrap_or_else(|e| panic!("compile: {e}"));
+    let insns = decode(&machine);
+    let pushes: Vec<Register> = insns
+        .iter()
+        .take_while(|i| i.mnemonic() == Mnemonic::Push)
+        .map(|i| i.op0_register())
+        .collect();
+    let after = &insns[pushes.len()];
+    let reserved = (after.mnemonic() == Mnemonic::Sub && after.op0_register() == Register::RSP)
+        .then(|| after.immediate(1));
+    let rets: Vec<usize> = insns
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.mnemonic() == Mnemonic::Ret)
+        .map(|(k, _)| k)
+        .take(main_rets)
+        .collect();
+    assert_eq!(rets.len(), main_rets);
+    for k in rets {
+        let pops: Vec<Register> = insns[k - pushes.len()..k]
+            .iter()
+            .rev()
+            .map(|i| {
+                assert_eq!(i.mnemonic(), Mnemonic::Pop, "at {:#x}", i.ip());
+                i.op0_register()
+            })
+            .collect();
+        assert_eq!(
+            pops,
+            pushes,
+            "the pops before the ret at {:#x}",
+            insns[k].ip()
+        );
+        if let Some(reserved) = reserved {
+            let add = &insns[k - pushes.len() - 1];
+            assert_eq!(add.mnemonic(), Mnemonic::Add);
+            assert_eq!(add.op0_register(), Register::RSP);
+            assert_eq!(add.immediate(1), reserved);
+        }
+    }
+    (pushes, reserved)
+}
+
+#[test]
+fn the_entry_saves_only_what_the_program_uses() {
+    let insn =
+        |op: u8, dst: u8, src: u8, off: i16, imm: i32| Insn::new(op, dst, src, off, imm).to_bytes();
+    let mov_imm = class::ALU64 | alu::MOV | source::K;
+    let exit = insn(class::JMP | jmp::EXIT, 0, 0, 0, 0);
+    let helper_call = insn(class::JMP | jmp::CALL, 0, 0, 0, 1);
+    let store_r10 = insn(class::ST | mode::MEM | size::DW, 10, 0, -8, 1);
+    let jeq = |dst: u8, off: i16| insn(class::JMP | jmp::JEQ | source::K, dst, 0, off, 0);
+    let p = |parts: &[[u8; 8]]| parts.concat();
+    use Register::{R13, R14, R15, RBP, RBX};
+    // r0 = 0; exit: nothing saved, nothing reserved.
+    assert_eq!(
+        entry_pushes(&p(&[insn(mov_imm, 0, 0, 0, 0), exit]), 1),
+        (vec![], None)
+    );
+    // A helper call alone: no register, 8 bytes to align the call.
+    assert_eq!(entry_pushes(&p(&[helper_call, exit]), 1), (vec![], Some(8)));
+    // r6 and a helper call: one push aligns.
+    assert_eq!(
+        entry_pushes(&p(&[insn(mov_imm, 6, 0, 0, 1), helper_call, exit]), 1),
+        (vec![RBX], None)
+    );
+    // r7, r9 and r10, two exits, no call: the frame only.
+    let two_exits = p(&[
+        insn(mov_imm, 7, 0, 0, 1),
+        insn(mov_imm, 9, 0, 0, 1),
+        store_r10,
+        jeq(1, 1),
+        exit,
+        exit,
+    ]);
+    assert_eq!(
+        entry_pushes(&two_exits, 2),
+        (vec![RBP, R13, R15], Some(512))
+    );
+    // r6–r10 and a helper call: five pushes, the frame, no padding.
+    let all: Vec<[u8; 8]> = (6..10)
+        .map(|r| insn(mov_imm, r, 0, 0, 1))
+        .chain([store_r10, helper_call, exit])
+        .collect();
+    assert_eq!(
+        entry_pushes(&p(&all), 1),
+        (vec![RBP, RBX, R13, R14, R15], Some(512))
+    );
+    // r8 and r10 and a helper call: the frame and 8 bytes of padding.
+    assert_eq!(
+        entry_pushes(
+            &p(&[insn(mov_imm, 8, 0, 0, 1), store_r10, helper_call, exit]),
+            1
+        ),
+        (vec![RBP, R14], Some(520))
+    );
+}
+
+/// Jumps take the 8-bit form when the target is close and the 32-bit one when it is not.
+#[test]
+fn near_jumps_are_short_and_far_ones_long() {
+    let insn = |op: u8, dst: u8, off: i16, imm: i32| Insn::new(op, dst, 0, off, imm).to_bytes();
+    let add = insn(class::ALU64 | alu::ADD | source::K, 0, 0, 0x1000); // 7 bytes
+    let exit = insn(class::JMP | jmp::EXIT, 0, 0, 0);
+    let jumps = |n: usize| {
+        let mut p = vec![
+            insn(class::JMP | jmp::JEQ | source::K, 1, n as i16 + 1, 0),
+            insn(class::JMP | jmp::JA, 0, n as i16, 0),
+        ];
+        p.extend(std::iter::repeat_n(add, n));
+        p.push(exit);
+        let machine = jit::compile(&p.concat(), &[]).unwrap();
+        decode(&machine)
+            .iter()
+            .filter(|i| i.is_jcc_short_or_near() || i.is_jmp_short_or_near())
+            .map(|i| i.code())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(jumps(2), [Code::Je_rel8_64, Code::Jmp_rel8_64]);
+    assert_eq!(jumps(40), [Code::Je_rel32_64, Code::Jmp_rel32_64]);
 }

@@ -14,18 +14,21 @@
 //! The compiled code itself checks nothing: **loads, stores and atomics are not bounds-checked,
 //! atomics are not alignment-checked and there is no step budget.** Proving that a program only
 //! touches memory it may, and terminates, is the verifier's job; run only verified programs.
-//! For such programs the compiled code computes what the interpreter computes, with two
-//! differences a verified program cannot observe: the stack frames start with unspecified
-//! contents (not zero), and the stack lives on the native stack of the calling thread (x86-64:
-//! the frames plus 64 bytes, and 48 more per nested local call; helpers need their own).
+//! For such programs the compiled code computes what the interpreter computes, with differences
+//! a verified program cannot observe: the stack frames start with unspecified contents (not
+//! zero); `r1`–`r5` are unspecified after a helper call (the interpreter keeps them; the
+//! verifier refuses to read them, `uninit_reg`); and the stack lives on the native stack of the
+//! calling thread (x86-64: the frames plus at most 48 bytes, and at most 48 more per nested
+//! local call; helpers need their own).
 //!
-//! Calling conventions: the entry point is a [`JitFn`], `r1` is its argument, `r0` and `r2`–`r9`
-//! start at zero and `r10` points at the top of frame 0. Helpers get `r1`–`r5` as their five
-//! arguments and return `r0`; `r1`–`r5` keep their values across a helper call (as in the
-//! interpreter). A local call gives the callee the next 512-byte frame below its caller's and
-//! restores `r6`–`r10` when it returns. Frames live in one area of `frames × 512` bytes reserved
-//! by the prologue, where `frames` is the deepest call chain the program can make
-//! ([`Program::frames`]).
+//! Calling conventions (the eBPF ABI, as Linux's JIT): the entry point is a [`JitFn`], `r1` is
+//! its argument, `r0` and `r2`–`r9` start at zero (those the program names, [`Op::registers`];
+//! the others cannot be observed) and `r10` points at the top of frame 0. Helpers get `r1`–`r5`
+//! as their five arguments and return `r0`; `r1`–`r5` are caller-saved (clobbered), `r6`–`r10`
+//! survive. A local call gives the callee the next 512-byte frame below its caller's and
+//! restores `r6`–`r10` when it returns; `r1`–`r5` are the callee's to clobber too. Frames live
+//! in one area of `frames × 512` bytes reserved by the prologue (only if the program uses
+//! `r10`), where `frames` is the deepest call chain the program can make ([`Program::frames`]).
 //!
 //! The code is position-independent: copy it anywhere executable (after writing it, make the
 //! memory read+execute and not writable) and call offset 0.
@@ -338,6 +341,35 @@ impl Op {
     const fn falls_through(&self) -> bool {
         !matches!(self, Self::Exit | Self::Jump { .. })
     }
+
+    /// The registers the op reads or writes, as a set (bit `r` for `rr`), implicit operands
+    /// included: r0 for `exit`, `CMPXCHG` and helper calls (the result), r1–r5 for helper
+    /// calls (the arguments, which the call clobbers).
+    pub const fn registers(&self) -> u16 {
+        const fn operand(src: Operand) -> u16 {
+            match src {
+                Operand::Reg(r) => 1 << r,
+                Operand::Imm(_) => 0,
+            }
+        }
+        match *self {
+            Self::Alu { dst, src, .. } | Self::DivMod { dst, src, .. } => 1 << dst | operand(src),
+            Self::Neg { dst, .. } | Self::Endian { dst, .. } | Self::LdImm64 { dst, .. } => {
+                1 << dst
+            }
+            Self::MovSx { dst, src, .. } => 1 << dst | 1 << src,
+            Self::Load { dst, base, .. } => 1 << dst | 1 << base,
+            Self::Store { base, src, .. } => 1 << base | operand(src),
+            Self::Atomic { op, base, src, .. } => {
+                let r0 = if op == atomic::CMPXCHG { 1 } else { 0 };
+                r0 | 1 << base | 1 << src
+            }
+            Self::Branch { dst, src, .. } => 1 << dst | operand(src),
+            Self::CallHelper { .. } => 0b11_1111,
+            Self::Exit => 1,
+            Self::Jump { .. } | Self::CallLocal { .. } | Self::Hole => 0,
+        }
+    }
 }
 
 /// A checked program: its ops (one per slot) and the frames its deepest call chain needs.
@@ -356,6 +388,29 @@ impl Program {
     pub const fn stack_size(&self) -> usize {
         self.frames * STACK_SIZE
     }
+
+    /// The registers some op reads or writes ([`Op::registers`] over the whole program): a
+    /// register outside this set cannot be observed, so it needs no initial value.
+    pub fn registers(&self) -> u16 {
+        self.ops.iter().fold(0, |set, op| set | op.registers())
+    }
+
+    /// Whether some op calls a helper.
+    pub fn calls_helpers(&self) -> bool {
+        self.ops
+            .iter()
+            .any(|op| matches!(op, Op::CallHelper { .. }))
+    }
+
+    /// Whether the program has BPF-to-BPF calls (subprograms besides the main one).
+    pub fn calls_locally(&self) -> bool {
+        self.entries.len() > 1
+    }
+
+    /// The slot where the main program ends (the first subprogram's entry, or the end).
+    pub fn main_end(&self) -> usize {
+        self.entries.get(1).copied().unwrap_or(self.ops.len())
+    }
 }
 
 /// A place in the code that must be patched with the address of slot `target`.
@@ -365,13 +420,18 @@ pub struct Fixup {
     pub at: usize,
     /// The slot whose code it refers to.
     pub target: usize,
+    /// A short reference (x86-64: an 8-bit displacement) that [`Labels::near`] allowed.
+    pub short: bool,
 }
 
-/// Code offsets of the slots and the references to them still to patch.
+/// Code offsets of the slots and the references to them still to patch, and the layout of the
+/// previous pass, if any.
 #[derive(Debug, Clone, Default)]
 pub struct Labels {
     offsets: Vec<Option<usize>>,
     fixups: Vec<Fixup>,
+    /// The previous pass's offset of every slot, and the code's end.
+    previous: Option<Vec<usize>>,
 }
 
 impl Labels {
@@ -380,6 +440,42 @@ impl Labels {
         Self {
             offsets: vec![None; slots],
             fixups: Vec::new(),
+            previous: None,
+        }
+    }
+
+    /// Labels for a second pass over the same program, knowing where the first pass (`self`,
+    /// every slot bound) put every slot and that its code ended at `end`.
+    pub fn next_pass(self, end: usize) -> Self {
+        let slots = self.offsets.len();
+        let mut previous: Vec<usize> = self
+            .offsets
+            .into_iter()
+            .map(|offset| offset.expect("the first pass binds every slot"))
+            .collect();
+        previous.push(end);
+        Self {
+            offsets: vec![None; slots],
+            fixups: Vec::new(),
+            previous: Some(previous),
+        }
+    }
+
+    /// Whether a jump ending slot `pc`'s code can reach slot `target` with a signed 8-bit
+    /// displacement (from the jump's end), judging by the previous pass: the code of every
+    /// slot is no longer in this pass than in the previous one (only jumps shrink), so distances
+    /// only shrink. Always false in the first pass.
+    pub fn near(&self, pc: usize, target: usize) -> bool {
+        let Some(previous) = &self.previous else {
+            return false;
+        };
+        let (start, end, to) = (previous[pc], previous[pc + 1], previous[target]);
+        if target > pc {
+            // From the jump's end, at least 2 bytes after the slot's start.
+            to - start <= 127 + 2
+        } else {
+            // Back from the jump's end, at most the slot's end.
+            end - to <= 128
         }
     }
 
@@ -395,7 +491,20 @@ impl Labels {
 
     /// Asks for the reference at code offset `at` to be patched with slot `target`'s offset.
     pub fn refer(&mut self, at: usize, target: usize) {
-        self.fixups.push(Fixup { at, target });
+        self.fixups.push(Fixup {
+            at,
+            target,
+            short: false,
+        });
+    }
+
+    /// [`refer`](Self::refer) for a short reference, which [`near`](Self::near) allowed.
+    pub fn refer_short(&mut self, at: usize, target: usize) {
+        self.fixups.push(Fixup {
+            at,
+            target,
+            short: true,
+        });
     }
 
     /// The references recorded so far.
@@ -406,11 +515,15 @@ impl Labels {
 
 /// One target's code generator, driven by [`compile_with`]: `new`, `prologue`, then `emit` for
 /// every slot in order (after binding the slot's label at [`position`](Self::position)), then
-/// `patch` for every recorded [`Fixup`], then `finish`.
+/// `patch` for every recorded [`Fixup`], then `finish`. All of it twice: the second pass's
+/// [`Labels`] know the first pass's layout ([`Labels::near`]), so jumps can take short forms;
+/// the code of a slot must depend only on the op and on what `near` answers, and must not grow
+/// when `near` says yes.
 pub trait Backend: Sized {
     /// A generator for `program` (its stack area is [`Program::stack_size`] bytes).
     fn new(program: &Program) -> Self;
-    /// Emits the entry sequence (at code offset 0), which calls slot 0 and returns its `r0`.
+    /// Emits the entry sequence (at code offset 0). Slot 0's code follows it: the backend runs
+    /// the main program in place (its `exit`s return from the entry point) or calls it.
     fn prologue(&mut self, labels: &mut Labels);
     /// The current code offset.
     fn position(&self) -> usize;
@@ -444,13 +557,18 @@ pub fn compile_with<B: Backend>(
     helpers: &[Option<Helper>],
 ) -> Result<Vec<u8>, JitError> {
     let program = analyse(code, helpers)?;
-    let mut labels = Labels::new(program.ops.len());
-    let mut backend = B::new(&program);
-    backend.prologue(&mut labels);
-    for (pc, op) in program.ops.iter().enumerate() {
-        labels.bind(pc, backend.position());
-        backend.emit(pc, op, &mut labels);
-    }
+    let emit = |mut labels: Labels| {
+        let mut backend = B::new(&program);
+        backend.prologue(&mut labels);
+        for (pc, op) in program.ops.iter().enumerate() {
+            labels.bind(pc, backend.position());
+            backend.emit(pc, op, &mut labels);
+        }
+        (backend, labels)
+    };
+    // The first pass only measures: where every slot lands with long jumps.
+    let (first, labels) = emit(Labels::new(program.ops.len()));
+    let (mut backend, labels) = emit(labels.next_pass(first.position()));
     for &fixup in labels.fixups() {
         let target = labels
             .offset(fixup.target)

@@ -2,17 +2,20 @@
 //! translation of every [`Op`] into them (System V calling convention).
 //!
 //! Register map (as Linux's JIT): r0 = rax, r1 = rdi, r2 = rsi, r3 = rdx, r4 = rcx, r5 = r8,
-//! r6 = rbx, r7 = r13, r8 = r14, r9 = r15, r10 = rbp; r10, r11 and r12 are scratch. r1–r5 are
-//! the helpers' argument registers in order, r6–r9 are callee-saved, so helpers are called
-//! directly.
+//! r6 = rbx, r7 = r13, r8 = r14, r9 = r15, r10 = rbp; r9, r10 and r11 (all caller-saved) are
+//! scratch. r1–r5 are the helpers' argument registers in order and caller-saved, as in the eBPF
+//! ABI; r6–r10 are callee-saved: helpers are called directly, with nothing saved around them.
 //!
-//! Code layout: the entry sequence at offset 0 saves the callee-saved registers it uses, zeroes
-//! r0 and r2–r9, reserves the frames below them, points r10 at the top of frame 0, `call`s slot
-//! 0, and undoes it all after that returns. Every eBPF `exit` is a `ret`, so subprograms and the
-//! main program are native functions; every function body runs with `rsp ≡ 8 (mod 16)` (just
-//! after a `call` made with an aligned stack), and helper and local calls push an odd number of
-//! registers before `call`, keeping the System V alignment everywhere. Jumps to slots are
-//! `rel32`; the short jumps inside one instruction's sequence are `rel8`.
+//! Code layout: the entry sequence at offset 0 saves the callee-saved registers the program
+//! uses (rbx, r13–r15 for the r6–r9 it names, rbp if it uses r10), reserves the frames (if it
+//! uses r10) and points r10 at the top of frame 0, zeroes the r0 and r2–r9 it names, then the
+//! main program follows in place: its `exit`s undo the entry sequence and return. Subprograms
+//! are native functions after it (their `exit` is a `ret`), called with the r6–r9 the program
+//! uses pushed and r10 moved down one frame. Every function body runs at `rsp ≡ 0 (mod 16)`
+//! when it calls anything (the entry sequence pads its reservation, a local call pads its
+//! pushes to an odd number of slots), so a helper call is just `call`, System V aligned.
+//! Jumps to slots are `rel8` when the first pass's layout shows they reach ([`Labels::near`]),
+//! else `rel32`; the short jumps inside one instruction's sequence are `rel8`.
 
 use alloc::vec::Vec;
 
@@ -30,25 +33,19 @@ const RBP: u8 = 5;
 const RSI: u8 = 6;
 const RDI: u8 = 7;
 const R8: u8 = 8;
+const R9: u8 = 9;
 const R10: u8 = 10;
 const R11: u8 = 11;
-const R12: u8 = 12;
 const R13: u8 = 13;
 const R14: u8 = 14;
 const R15: u8 = 15;
 
 /// The x86-64 register of each eBPF register.
 const REG: [u8; 11] = [RAX, RDI, RSI, RDX, RCX, R8, RBX, R13, R14, R15, RBP];
-/// Scratch registers no eBPF register lives in.
+/// Scratch registers no eBPF register lives in (all caller-saved, so never saved).
 const AUX: u8 = R11;
 const AUX2: u8 = R10;
-const AUX3: u8 = R12;
-/// Callee-saved registers the entry sequence saves, in push order.
-const SAVED: [u8; 6] = [RBP, RBX, R12, R13, R14, R15];
-/// eBPF r1–r5, the helper arguments, kept across helper calls.
-const ARGS: [u8; 5] = [RDI, RSI, RDX, RCX, R8];
-/// eBPF r6–r10, kept across local calls.
-const PRESERVED: [u8; 5] = [RBX, R13, R14, R15, RBP];
+const AUX3: u8 = R9;
 
 /// Condition codes (the low nibble of `jcc`).
 mod cc {
@@ -78,42 +75,80 @@ mod arith {
 #[derive(Debug)]
 pub struct X86_64 {
     code: Vec<u8>,
+    /// Bytes of the frames, reserved only when the program uses r10.
     stack_size: usize,
+    /// The program uses r10 (so the frames exist and rbp points at them).
+    frames: bool,
+    /// Callee-saved registers the entry sequence saves, in push order.
+    saved: Vec<u8>,
+    /// Bytes the entry sequence reserves below the saved registers (frames and padding).
+    reserved: i32,
+    /// eBPF r6–r9 registers the program uses: what a local call saves around the callee.
+    preserved: Vec<u8>,
+    /// The slot where the main program (run in place, after the entry sequence) ends.
+    main_end: usize,
+    /// The registers the program uses ([`Program::registers`]).
+    used: u16,
 }
 
 impl Backend for X86_64 {
     fn new(program: &Program) -> Self {
+        let used = program.registers();
+        let uses = |r: usize| used & (1 << r) != 0;
+        let frames = uses(10);
+        // eBPF r6–r9 live in callee-saved registers, as does r10 (rbp).
+        let preserved: Vec<u8> = (6..10).filter(|&r| uses(r)).map(|r| REG[r]).collect();
+        let mut saved = preserved.clone();
+        if frames {
+            saved.insert(0, RBP);
+        }
+        let stack_size = if frames { program.stack_size() } else { 0 };
+        // The body must run at rsp ≡ 0 (mod 16) if it calls anything: the return address and
+        // the saved registers leave rsp ≡ 8 × (1 + saved); the frames are a multiple of 16.
+        let calls = program.calls_helpers() || program.calls_locally();
+        let pad = if calls && saved.len().is_multiple_of(2) {
+            8
+        } else {
+            0
+        };
         Self {
             code: Vec::with_capacity(program.ops.len() * 8 + 64),
-            stack_size: program.stack_size(),
+            stack_size,
+            frames,
+            saved,
+            reserved: (stack_size + pad) as i32,
+            preserved,
+            main_end: program.main_end(),
+            used,
         }
     }
 
-    fn prologue(&mut self, labels: &mut Labels) {
-        for r in SAVED {
-            self.push(r);
+    fn prologue(&mut self, _labels: &mut Labels) {
+        for i in 0..self.saved.len() {
+            self.push(self.saved[i]);
         }
-        for r in [RAX, RSI, RDX, RCX, R8, RBX, R13, R14, R15] {
-            self.zero(r);
+        if self.reserved != 0 {
+            self.alu_ri(true, arith::SUB, RSP, self.reserved);
         }
-        // Six pushes after the return address: rsp ≡ 8 (mod 16); the frames (a multiple of 16)
-        // and 8 bytes of padding make it aligned for the `call`.
-        let reserved = self.stack_size as i32 + 8;
-        self.alu_ri(true, arith::SUB, RSP, reserved);
-        self.rm(true, &[0x8d], RBP, RSP, self.stack_size as i32); // lea rbp, [rsp + frames]
-        self.call_rel32(labels, 0);
-        self.alu_ri(true, arith::ADD, RSP, reserved);
-        for r in SAVED.iter().rev() {
-            self.pop(*r);
+        if self.frames {
+            self.rm(true, &[0x8d], RBP, RSP, self.stack_size as i32); // lea rbp, [rsp + frames]
         }
-        self.byte(0xc3); // ret
+        // eBPF r0 and r2–r9 start at zero (r1 is the argument); one the program never names
+        // cannot be observed.
+        let used = self.used;
+        for r in [0, 2, 3, 4, 5, 6, 7, 8, 9] {
+            if used & (1 << r) != 0 {
+                self.zero(REG[r]);
+            }
+        }
+        // Slot 0 follows: the main program runs in place.
     }
 
     fn position(&self) -> usize {
         self.code.len()
     }
 
-    fn emit(&mut self, _pc: usize, op: &Op, labels: &mut Labels) {
+    fn emit(&mut self, pc: usize, op: &Op, labels: &mut Labels) {
         match *op {
             Op::Alu { wide, op, dst, src } => self.alu(wide, op, REG[dst as usize], src),
             Op::Neg { wide, dst } => self.rr(wide, &[0xf7], 3, REG[dst as usize]),
@@ -171,8 +206,13 @@ impl Backend for X86_64 {
                 src,
             } => self.atomic(wide, op, REG[base as usize], off.into(), REG[src as usize]),
             Op::Jump { target } => {
-                self.byte(0xe9);
-                self.rel32(labels, target);
+                if labels.near(pc, target) {
+                    self.byte(0xeb); // jmp rel8
+                    self.rel8(labels, target);
+                } else {
+                    self.byte(0xe9); // jmp rel32
+                    self.rel32(labels, target);
+                }
             }
             Op::Branch {
                 wide,
@@ -180,38 +220,57 @@ impl Backend for X86_64 {
                 dst,
                 src,
                 target,
-            } => self.branch(wide, cond, REG[dst as usize], src, target, labels),
+            } => {
+                let near = labels.near(pc, target);
+                self.branch(wide, cond, REG[dst as usize], src, near);
+                self.rel8_or_32(labels, near, target);
+            }
             Op::CallHelper { helper, .. } => {
-                // Five pushes keep rsp aligned (the body runs at rsp ≡ 8) and r1–r5 intact.
-                for r in ARGS {
-                    self.push(r);
-                }
+                // The body runs at rsp ≡ 0 (mod 16), as the call needs. r1–r5 are the
+                // arguments and caller-saved: the helper may clobber them.
                 self.rex(true, 0, RAX, false);
                 self.byte(0xb8); // movabs rax, helper
                 self.code
                     .extend_from_slice(&(helper as usize as u64).to_le_bytes());
                 self.rr(false, &[0xff], 2, RAX); // call rax
-                for r in ARGS.iter().rev() {
-                    self.pop(*r);
-                }
             }
             Op::CallLocal { target } => {
-                // Five pushes: the callee's body runs at rsp ≡ 8 too.
-                for r in PRESERVED {
-                    self.push(r);
+                // Save the r6–r9 the program uses, an odd number of slots (with padding), so
+                // that after the return address the callee's body runs at rsp ≡ 0 too.
+                for i in 0..self.preserved.len() {
+                    self.push(self.preserved[i]);
                 }
-                self.alu_ri(true, arith::SUB, RBP, STACK_SIZE as i32);
+                let pad = self.preserved.len().is_multiple_of(2);
+                if pad {
+                    self.alu_ri(true, arith::SUB, RSP, 8);
+                }
+                if self.frames {
+                    self.alu_ri(true, arith::SUB, RBP, STACK_SIZE as i32);
+                }
                 self.call_rel32(labels, target);
-                for r in PRESERVED.iter().rev() {
-                    self.pop(*r);
+                if self.frames {
+                    self.alu_ri(true, arith::ADD, RBP, STACK_SIZE as i32);
+                }
+                if pad {
+                    self.alu_ri(true, arith::ADD, RSP, 8);
+                }
+                for i in (0..self.preserved.len()).rev() {
+                    self.pop(self.preserved[i]);
                 }
             }
-            Op::Exit => self.byte(0xc3), // ret
+            Op::Exit if pc < self.main_end => self.epilogue(),
+            Op::Exit => self.byte(0xc3), // ret from a subprogram
             Op::Hole => {}
         }
     }
 
     fn patch(&mut self, fixup: Fixup, target: usize) {
+        if fixup.short {
+            let rel = target as i64 - (fixup.at as i64 + 1);
+            let rel = i8::try_from(rel).expect("Labels::near promised a short distance");
+            self.code[fixup.at] = rel as u8;
+            return;
+        }
         let rel = target as i64 - (fixup.at as i64 + 4);
         let rel = i32::try_from(rel).expect("code larger than 2 GiB");
         self.code[fixup.at..fixup.at + 4].copy_from_slice(&rel.to_le_bytes());
@@ -224,6 +283,18 @@ impl Backend for X86_64 {
 
 // The encoder.
 impl X86_64 {
+    /// Returns from the entry point: undoes the entry sequence (at most 16 bytes, so every
+    /// `exit` of the main program gets its own copy).
+    fn epilogue(&mut self) {
+        if self.reserved != 0 {
+            self.alu_ri(true, arith::ADD, RSP, self.reserved);
+        }
+        for i in (0..self.saved.len()).rev() {
+            self.pop(self.saved[i]);
+        }
+        self.byte(0xc3); // ret
+    }
+
     fn byte(&mut self, b: u8) {
         self.code.push(b);
     }
@@ -344,6 +415,20 @@ impl X86_64 {
     fn rel32(&mut self, labels: &mut Labels, target: usize) {
         labels.refer(self.code.len(), target);
         self.imm32(0);
+    }
+
+    /// A `rel8` to slot `target` ([`Labels::near`] allowed it), patched later.
+    fn rel8(&mut self, labels: &mut Labels, target: usize) {
+        labels.refer_short(self.code.len(), target);
+        self.byte(0);
+    }
+
+    fn rel8_or_32(&mut self, labels: &mut Labels, near: bool, target: usize) {
+        if near {
+            self.rel8(labels, target);
+        } else {
+            self.rel32(labels, target);
+        }
     }
 
     fn call_rel32(&mut self, labels: &mut Labels, target: usize) {
@@ -645,15 +730,9 @@ impl X86_64 {
         }
     }
 
-    fn branch(
-        &mut self,
-        wide: bool,
-        cond: u8,
-        d: u8,
-        src: Operand,
-        target: usize,
-        labels: &mut Labels,
-    ) {
+    /// The comparison and the `jcc` opcode of a conditional jump (`rel8` when `near`), its
+    /// displacement still to emit.
+    fn branch(&mut self, wide: bool, cond: u8, d: u8, src: Operand, near: bool) {
         if cond == jmp::JSET {
             match src {
                 Operand::Reg(s) => self.rr(wide, &[0x85], REG[s as usize], d), // test d, s
@@ -665,6 +744,8 @@ impl X86_64 {
         } else {
             match src {
                 Operand::Reg(s) => self.alu_rr(wide, arith::CMP, d, REG[s as usize]),
+                // Same flags as `cmp d, 0` (CF = OF = 0), one byte shorter.
+                Operand::Imm(0) => self.rr(wide, &[0x85], d, d), // test d, d
                 Operand::Imm(imm) => self.alu_ri(wide, arith::CMP, d, imm),
             }
         }
@@ -680,9 +761,12 @@ impl X86_64 {
             jmp::JSLT => cc::L,
             _ => cc::LE, // JSLE
         };
-        self.byte(0x0f);
-        self.byte(0x80 | cc);
-        self.rel32(labels, target);
+        if near {
+            self.byte(0x70 | cc); // jcc rel8
+        } else {
+            self.byte(0x0f);
+            self.byte(0x80 | cc); // jcc rel32
+        }
     }
 }
 
