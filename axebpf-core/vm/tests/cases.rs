@@ -1,80 +1,12 @@
 //! Targeted cases, one family of instructions at a time, each with a hand-computed result.
 
-use axebpf_vm::insn::{Insn, LdImm64, alu, atomic, class, jmp, mode, size, source};
+use axebpf_vm::insn::{Insn, alu, atomic, class, jmp, mode, size, source};
 use axebpf_vm::{Error, ErrorKind, Helper, MAX_FRAMES, Region, Slot, Vm, decode};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-// --- A few builders ---------------------------------------------------------------------------
+mod builders;
 
-fn alu64_imm(op: u8, dst: u8, imm: i32) -> Insn {
-    Insn::new(class::ALU64 | op | source::K, dst, 0, 0, imm)
-}
-fn alu64_reg(op: u8, dst: u8, src: u8) -> Insn {
-    Insn::new(class::ALU64 | op | source::X, dst, src, 0, 0)
-}
-fn alu32_imm(op: u8, dst: u8, imm: i32) -> Insn {
-    Insn::new(class::ALU | op | source::K, dst, 0, 0, imm)
-}
-fn alu32_reg(op: u8, dst: u8, src: u8) -> Insn {
-    Insn::new(class::ALU | op | source::X, dst, src, 0, 0)
-}
-/// Signed division/modulo (`off = 1`) or sign-extending move (`off = 8/16/32`).
-fn alu_off(cls: u8, op: u8, x: bool, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-    let s = if x { source::X } else { source::K };
-    Insn::new(cls | op | s, dst, src, off, imm)
-}
-fn lddw(dst: u8, value: u64) -> Vec<Insn> {
-    LdImm64::split(dst, value).to_vec()
-}
-fn ldx(sz: u8, dst: u8, src: u8, off: i16) -> Insn {
-    Insn::new(class::LDX | mode::MEM | sz, dst, src, off, 0)
-}
-fn ldsx(sz: u8, dst: u8, src: u8, off: i16) -> Insn {
-    Insn::new(class::LDX | mode::MEMSX | sz, dst, src, off, 0)
-}
-fn st(sz: u8, dst: u8, off: i16, imm: i32) -> Insn {
-    Insn::new(class::ST | mode::MEM | sz, dst, 0, off, imm)
-}
-fn stx(sz: u8, dst: u8, src: u8, off: i16) -> Insn {
-    Insn::new(class::STX | mode::MEM | sz, dst, src, off, 0)
-}
-fn atomic_op(sz: u8, dst: u8, src: u8, off: i16, op: i32) -> Insn {
-    Insn::new(class::STX | mode::ATOMIC | sz, dst, src, off, op)
-}
-fn jmp_imm(op: u8, dst: u8, imm: i32, off: i16) -> Insn {
-    Insn::new(class::JMP | op | source::K, dst, 0, off, imm)
-}
-fn jmp_reg(op: u8, dst: u8, src: u8, off: i16) -> Insn {
-    Insn::new(class::JMP | op | source::X, dst, src, off, 0)
-}
-fn jmp32_imm(op: u8, dst: u8, imm: i32, off: i16) -> Insn {
-    Insn::new(class::JMP32 | op | source::K, dst, 0, off, imm)
-}
-fn jmp32_reg(op: u8, dst: u8, src: u8, off: i16) -> Insn {
-    Insn::new(class::JMP32 | op | source::X, dst, src, off, 0)
-}
-fn ja(off: i16) -> Insn {
-    Insn::new(class::JMP | jmp::JA, 0, 0, off, 0)
-}
-fn gotol(imm: i32) -> Insn {
-    Insn::new(class::JMP32 | jmp::JA, 0, 0, 0, imm)
-}
-fn call(id: i32) -> Insn {
-    Insn::new(class::JMP | jmp::CALL, 0, 0, 0, id)
-}
-fn call_local(rel: i32) -> Insn {
-    Insn::new(class::JMP | jmp::CALL, 0, 1, 0, rel)
-}
-fn exit() -> Insn {
-    Insn::new(class::JMP | jmp::EXIT, 0, 0, 0, 0)
-}
-fn mov0(src: u8) -> Insn {
-    alu64_reg(alu::MOV, 0, src)
-}
-
-fn code(insns: &[Insn]) -> Vec<u8> {
-    insns.iter().flat_map(|i| i.to_bytes()).collect()
-}
+use builders::*;
 
 /// Runs `insns` on `ctx`, both from the bytes and pre-decoded (on a copy of `ctx`), which
 /// must agree.

@@ -4,6 +4,7 @@
 
 #![cfg(target_arch = "x86_64")]
 
+mod builders;
 mod support;
 
 use std::sync::Arc;
@@ -14,29 +15,9 @@ use axebpf_vm::insn::{Insn, LdImm64, alu, atomic, class, jmp, mode, size, source
 
 const PER_THREAD: i32 = 1_000_000;
 
-/// `r1 = counter (lddw); r2 = PER_THREAD; loop: r3 = 1; lock *(u64 *)(r1) += r3; r2 -= 1;
-/// if r2 != 0 goto loop; r0 = 0; exit`
-fn program(counter: u64, op: i32) -> Vec<u8> {
-    let [lo, hi] = LdImm64::split(1, counter);
-    [
-        lo,
-        hi,
-        Insn::new(class::ALU64 | alu::MOV | source::K, 2, 0, 0, PER_THREAD),
-        Insn::new(class::ALU64 | alu::MOV | source::K, 3, 0, 0, 1),
-        Insn::new(class::STX | mode::ATOMIC | size::DW, 1, 3, 0, op),
-        Insn::new(class::ALU64 | alu::SUB | source::K, 2, 0, 0, 1),
-        Insn::new(class::JMP | jmp::JNE | source::K, 2, 0, -4, 0),
-        Insn::new(class::ALU64 | alu::MOV | source::K, 0, 0, 0, 0),
-        Insn::new(class::JMP | jmp::EXIT, 0, 0, 0, 0),
-    ]
-    .iter()
-    .flat_map(|i| i.to_bytes())
-    .collect()
-}
-
 fn hammer(op: i32) {
     let counter = Arc::new(AtomicU64::new(0));
-    let code = program(counter.as_ptr() as u64, op);
+    let code = builders::increment_loop(counter.as_ptr() as u64, PER_THREAD, op);
     let exe = Arc::new(support::load(&code, &[]).expect("compiles"));
     let threads: Vec<_> = (0..2)
         .map(|_| {
