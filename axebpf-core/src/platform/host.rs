@@ -1,5 +1,13 @@
-//! The Linux host's [`Platform`]: std clock, `sched_getcpu`, thread-local current vCPU, `mmap` /
-//! `mprotect` for W^X JIT pages.
+//! The Linux host's [`Platform`]: std clock, a CPU slot per thread, thread-local current vCPU,
+//! `mmap` / `mprotect` for W^X JIT pages.
+//!
+//! **CPUs are slots.** In a hypervisor a handler runs on a pCPU that nothing else uses
+//! meanwhile, which is what lets per-CPU maps update in place without atomics. Host threads
+//! are preempted and migrate: two vCPU threads sharing a core would interleave
+//! read-modify-writes of "that CPU's" value and lose updates. So on the host a "CPU" is a slot
+//! (`0..possible_cpus()`) that one thread holds from its first handler run until it exits;
+//! beyond [`HOST_CPU_SLOTS`] live threads, later ones share slots by `sched_getcpu` (and may
+//! lose per-CPU updates, as documented).
 
 use core::cell::{Cell, RefCell};
 use core::ptr::NonNull;
@@ -11,7 +19,40 @@ use axtrace_ring::Producer;
 use super::{EmitError, ExecMemoryError, ExecRegion, PatchError, Platform};
 use crate::record::Record;
 
+/// CPU slots the host offers (or the configured CPUs, if more): enough for every vCPU thread of
+/// the demo and the tests to hold one.
+pub const HOST_CPU_SLOTS: usize = 16;
+
+/// Slots returned by threads that exited, and the next never-used one.
+static FREE_SLOTS: std::sync::Mutex<(std::vec::Vec<u32>, u32)> =
+    std::sync::Mutex::new((std::vec::Vec::new(), 0));
+
+/// A thread's slot; returned to [`FREE_SLOTS`] when the thread exits.
+struct SlotGuard(Option<u32>);
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        if let (Some(slot), Ok(mut free)) = (self.0, FREE_SLOTS.lock()) {
+            free.0.push(slot);
+        }
+    }
+}
+
+/// The calling thread's slot, claimed at its first call; `None` when all are held.
+fn claim_slot(possible: usize) -> Option<u32> {
+    let mut free = FREE_SLOTS.lock().ok()?;
+    if let Some(slot) = free.0.pop() {
+        return Some(slot);
+    }
+    let next = free.1;
+    (usize::try_from(next).ok()? < possible).then(|| {
+        free.1 += 1;
+        next
+    })
+}
+
 std::thread_local! {
+    static SLOT: RefCell<Option<SlotGuard>> = const { RefCell::new(None) };
     static CURRENT: Cell<(u16, u16)> = const { Cell::new((0, 0)) };
     static RING: RefCell<Option<Producer<'static, Record>>> = const { RefCell::new(None) };
 }
@@ -173,9 +214,21 @@ impl Platform for HostPlatform {
     }
 
     fn current_cpu(&self) -> u32 {
-        // SAFETY: sched_getcpu has no preconditions.
-        let cpu = unsafe { libc::sched_getcpu() };
-        cpu.max(0) as u32
+        let possible = self.possible_cpus();
+        let held = SLOT.try_with(|slot| {
+            slot.borrow_mut()
+                .get_or_insert_with(|| SlotGuard(claim_slot(possible)))
+                .0
+        });
+        match held {
+            Ok(Some(slot)) => slot,
+            // Every slot is held (or the thread is exiting): share by the real CPU.
+            _ => {
+                // SAFETY: sched_getcpu has no preconditions.
+                let cpu = unsafe { libc::sched_getcpu() };
+                cpu.max(0) as u32 % possible as u32
+            }
+        }
     }
 
     fn current_vm(&self) -> u16 {
@@ -187,9 +240,12 @@ impl Platform for HostPlatform {
     }
 
     fn possible_cpus(&self) -> usize {
-        // SAFETY: sysconf has no preconditions.
-        let configured = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
-        usize::try_from(configured).unwrap_or(1).max(1)
+        static POSSIBLE: OnceLock<usize> = OnceLock::new();
+        *POSSIBLE.get_or_init(|| {
+            // SAFETY: sysconf has no preconditions.
+            let configured = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
+            usize::try_from(configured).unwrap_or(1).max(HOST_CPU_SLOTS)
+        })
     }
 
     fn emit_record(&self, record: &Record) -> Result<(), EmitError> {
