@@ -9,7 +9,7 @@ use crate::loader::{self, LoadError};
 use crate::maps::{Map, MapError};
 use crate::platform;
 use crate::registry::{self, MapHandle, RegistryFull};
-use crate::runtime::{ExecMode, Program, RuntimeError};
+use crate::runtime::{ArrayLayout, ExecMode, Program, RuntimeError};
 use crate::tracepoint;
 use crate::verifier::{self, MapInfo, Report, Target, VerifyError};
 
@@ -195,6 +195,20 @@ impl LoadedObject {
             .flat_map(|m| m.map.storage_ranges())
             .map(|r| r.start as u64..r.end as u64)
             .collect();
+        // ARRAY lookups the JIT may compile in place.
+        let arrays: Vec<ArrayLayout> = loaded
+            .maps
+            .iter()
+            .filter_map(|m| {
+                let (base, stride, entries) = m.map.array_layout()?;
+                Some(ArrayLayout {
+                    handle: u64::from(m.handle.raw()),
+                    base,
+                    stride,
+                    entries,
+                })
+            })
+            .collect();
         let map_infos: Vec<MapInfo> = loaded
             .maps
             .iter()
@@ -236,12 +250,14 @@ impl LoadedObject {
                     })?;
                 Some(report)
             };
-            let runnable = Program::load_with_memory(program.bytes(), mode, helpers, &memory)
-                .map_err(|error| ObjectError::Program {
-                    name: program.name.clone(),
-                    section: program.section.clone(),
-                    error,
-                })?;
+            let runnable =
+                Program::load_with_maps(program.bytes(), mode, helpers, &memory, &arrays).map_err(
+                    |error| ObjectError::Program {
+                        name: program.name.clone(),
+                        section: program.section.clone(),
+                        error,
+                    },
+                )?;
             loaded.programs.push(LoadedProgram {
                 name: program.name.clone(),
                 section: program.section.clone(),

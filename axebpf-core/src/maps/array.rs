@@ -75,6 +75,16 @@ impl ArrayStore {
         )
     }
 
+    /// Where copy 0 keeps its values: (address of value 0, bytes from one value to the next,
+    /// values), for JIT code that computes a lookup's pointer itself.
+    pub(crate) fn layout(&self) -> (usize, usize, u32) {
+        (
+            self.words.all().as_ptr() as usize,
+            self.value_words * 8,
+            self.max_entries,
+        )
+    }
+
     /// The value at `key` in copy `copy` (`copy < copies`, checked by the caller).
     #[inline]
     pub(crate) fn lookup(&self, key: &[u8], copy: usize) -> Option<NonNull<u8>> {

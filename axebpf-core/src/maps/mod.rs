@@ -219,6 +219,19 @@ impl Map {
         }
     }
 
+    /// For a (shared) `ARRAY`: (address of value 0, bytes from one value to the next, values),
+    /// fixed for the map's lifetime — what a lookup returns for index `i` is
+    /// `address + i * stride`. `None` for every other kind.
+    pub fn array_layout(&self) -> Option<(u64, u32, u32)> {
+        match &self.kind {
+            Kind::Array(array) => {
+                let (base, stride, entries) = array.layout();
+                Some((base as u64, u32::try_from(stride).ok()?, entries))
+            }
+            _ => None,
+        }
+    }
+
     /// Host side: the map's keys (every index of an array; the union over CPUs for a per-CPU
     /// hash). Any thread; not a snapshot if handlers insert or delete meanwhile.
     pub fn keys(&self) -> Vec<Vec<u8>> {

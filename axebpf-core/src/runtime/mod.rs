@@ -12,6 +12,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use axebpf_vm::Region;
+pub use axebpf_vm::jit::ArrayLayout;
 
 use crate::helpers::Helper;
 use crate::insn::{Insn, op};
@@ -135,6 +136,20 @@ impl Program {
         helpers: &[&Helper],
         memory: &[core::ops::Range<u64>],
     ) -> Result<Self, RuntimeError> {
+        Self::load_with_maps(code, mode, helpers, memory, &[])
+    }
+
+    /// [`load_with_memory`](Self::load_with_memory), also telling the JIT where `arrays` keep
+    /// their values: a `bpf_map_lookup_elem` on one of them right after the `lddw r1` of its
+    /// handle is then compiled in place (Linux's `map_gen_lookup`), no helper call. The maps
+    /// must outlive the program (an object's do).
+    pub fn load_with_maps(
+        code: &[u8],
+        mode: ExecMode,
+        helpers: &[&Helper],
+        memory: &[core::ops::Range<u64>],
+        arrays: &[ArrayLayout],
+    ) -> Result<Self, RuntimeError> {
         if code.is_empty() || !code.len().is_multiple_of(8) {
             return Err(RuntimeError::CodeLength(code.len()));
         }
@@ -143,7 +158,7 @@ impl Program {
             return Err(RuntimeError::TooLarge(insns));
         }
         let mut code: Box<[u8]> = code.into();
-        let table = prepare(&mut code, helpers)?;
+        let (table, ids) = prepare(&mut code, helpers)?;
         let regions = memory
             .iter()
             .map(|range| Region {
@@ -162,7 +177,20 @@ impl Program {
                     .collect();
                 (None, slots)
             }
-            ExecMode::Jit => (Some(compile(&code, &table)?), Box::default()),
+            ExecMode::Jit => {
+                // The lookup helper's index in this program's table, if it calls it.
+                let lookup = ids
+                    .iter()
+                    .position(|&id| id == crate::helpers::MAP_LOOKUP_ELEM);
+                let inline = lookup.map(|index| axebpf_vm::jit::Inline {
+                    lookup_helper: index as i32,
+                    arrays,
+                });
+                (
+                    Some(compile(&code, &table, inline.as_ref())?),
+                    Box::default(),
+                )
+            }
         };
         Ok(Self {
             code,
@@ -227,15 +255,16 @@ fn ctx_pointer(ctx: &mut [u8]) -> *mut u8 {
     }
 }
 
+/// The VM's helper table: entry `i` is what `call i` calls.
+type HelperTable = Box<[Option<axebpf_vm::Helper>]>;
+
 /// Prepares `code` for the VM, as Linux does after verification:
-/// * every helper call's id becomes its index in the returned table (the VM's helper table is
+/// * every helper call's id becomes its index in the returned table (its id is at the same index
+///   of the returned ids; the VM's helper table is
 ///   indexed by the call's immediate; ids such as `0x1000_0001` would make a dense table huge);
 /// * `lddw rX, map` (`src` = 1, the loader already put the map's handle in the immediate)
 ///   becomes a plain 64-bit immediate: the verifier needed to know it is a map, the VM does not.
-fn prepare(
-    code: &mut [u8],
-    helpers: &[&Helper],
-) -> Result<Box<[Option<axebpf_vm::Helper>]>, RuntimeError> {
+fn prepare(code: &mut [u8], helpers: &[&Helper]) -> Result<(HelperTable, Vec<u32>), RuntimeError> {
     let mut table: Vec<Option<axebpf_vm::Helper>> = Vec::new();
     let mut ids: Vec<u32> = Vec::new();
     let mut index = 0;
@@ -263,13 +292,21 @@ fn prepare(
         }
         index += width;
     }
-    Ok(table.into_boxed_slice())
+    Ok((table.into_boxed_slice(), ids))
 }
 
 #[cfg(target_arch = "x86_64")]
-fn compile(code: &[u8], helpers: &[Option<axebpf_vm::Helper>]) -> Result<JitCode, RuntimeError> {
+fn compile(
+    code: &[u8],
+    helpers: &[Option<axebpf_vm::Helper>],
+    inline: Option<&axebpf_vm::jit::Inline<'_>>,
+) -> Result<JitCode, RuntimeError> {
     let platform = platform::installed().ok_or(RuntimeError::NoPlatform)?;
-    let machine_code = axebpf_vm::jit::compile(code, helpers).map_err(RuntimeError::Jit)?;
+    let machine_code = match inline {
+        Some(inline) => axebpf_vm::jit::compile_inlining(code, helpers, inline),
+        None => axebpf_vm::jit::compile(code, helpers),
+    }
+    .map_err(RuntimeError::Jit)?;
     let region = platform.alloc_exec(machine_code.len())?;
     // SAFETY: the region is ours, writable and at least `machine_code.len()` bytes long until
     // it is sealed; nothing runs it yet.
@@ -297,7 +334,11 @@ fn compile(code: &[u8], helpers: &[Option<axebpf_vm::Helper>]) -> Result<JitCode
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn compile(_: &[u8], _: &[Option<axebpf_vm::Helper>]) -> Result<JitCode, RuntimeError> {
+fn compile(
+    _: &[u8],
+    _: &[Option<axebpf_vm::Helper>],
+    _: Option<&axebpf_vm::jit::Inline<'_>>,
+) -> Result<JitCode, RuntimeError> {
     Err(RuntimeError::NoJit)
 }
 

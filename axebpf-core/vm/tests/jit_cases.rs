@@ -1225,3 +1225,76 @@ fn acceptance_mirrors_the_interpreter() {
     assert!(compared > 50_000, "compared {compared}");
     assert!(accepted > 3_000, "accepted {accepted}");
 }
+
+// --- ARRAY lookups compiled in place -------------------------------------------------------------
+
+/// What the inlined lookup must agree with: the helper it replaces, here for one array of four
+/// 16-byte values.
+static mut ARRAY: [[u64; 2]; 4] = [[0; 2]; 4];
+const HANDLE: u64 = 0x1234;
+
+extern "C" fn lookup(map: u64, key: u64, _: u64, _: u64, _: u64) -> u64 {
+    // SAFETY: the programs pass a pointer to their 4-byte key on the stack.
+    let index = unsafe { (key as *const u32).read_unaligned() } as usize;
+    match (map, index) {
+        // SAFETY: only the address is taken.
+        (HANDLE, i) if i < 4 => (unsafe { core::ptr::addr_of_mut!(ARRAY[i]) }) as u64,
+        _ => 0,
+    }
+}
+
+#[test]
+fn array_lookups_compiled_in_place_agree_with_the_helper() {
+    let base = core::ptr::addr_of_mut!(ARRAY) as u64;
+    let arrays = [jit::ArrayLayout {
+        handle: HANDLE,
+        base,
+        stride: 16,
+        entries: 4,
+    }];
+    let inline = jit::Inline {
+        lookup_helper: 1,
+        arrays: &arrays,
+    };
+    let helpers: [Option<Helper>; 2] = [None, Some(lookup)];
+    for key in [0u32, 1, 3, 4, 5, u32::MAX] {
+        // *(u32 *)(r10 - 4) = key; r2 = r10 - 4; r1 = map; r0 = lookup(r1, r2); exit
+        let program = [
+            vec![
+                st(size::W, 10, -4, key as i32),
+                alu64_reg(alu::MOV, 2, 10),
+                alu64_imm(alu::ADD, 2, -4),
+            ],
+            lddw(1, HANDLE),
+            vec![call(1), exit()],
+        ]
+        .concat();
+        let code = code(&program);
+        let inlined = support::Executable::new(
+            &jit::compile_inlining(&code, &helpers, &inline).expect("compiles"),
+        );
+        let called = support::load(&code, &helpers).expect("compiles");
+        // SAFETY: the programs touch only their stack; the helper only reads the key.
+        let (a, b) = unsafe { (inlined.run(&mut []), called.run(&mut [])) };
+        assert_eq!(a, b, "key {key}");
+        assert_eq!(a != 0, key < 4, "key {key}");
+        // The inlined program calls nothing: its code holds no `call rax` (ff d0).
+        let bytes = jit::compile_inlining(&code, &helpers, &inline).unwrap();
+        assert!(!bytes.windows(2).any(|w| w == [0xff, 0xd0]), "key {key}");
+    }
+    // A jump landing on the call keeps the helper call: r1 may hold another map there.
+    let landing = [
+        vec![
+            st(size::W, 10, -4, 0),
+            alu64_reg(alu::MOV, 2, 10),
+            alu64_imm(alu::ADD, 2, -4),
+            alu64_imm(alu::MOV, 1, 7),
+            jmp_imm(jmp::JEQ, 2, 0, 2),
+        ],
+        lddw(1, HANDLE),
+        vec![call(1), exit()],
+    ]
+    .concat();
+    let bytes = jit::compile_inlining(&code(&landing), &helpers, &inline).unwrap();
+    assert!(bytes.windows(2).any(|w| w == [0xff, 0xd0]));
+}

@@ -325,6 +325,17 @@ pub enum Op {
         /// The function.
         helper: Helper,
     },
+    /// `r0 = *(u32 *)r2 < entries ? base + key * stride : 0`: a lookup helper call on an ARRAY
+    /// map the runtime described ([`ArrayLayout`]), compiled in place as Linux's
+    /// `map_gen_lookup` does. Like the call it replaces, it leaves r1–r5 undefined.
+    ArrayLookup {
+        /// Address of value 0.
+        base: u64,
+        /// Bytes from one value to the next.
+        stride: u32,
+        /// Values in the array.
+        entries: u32,
+    },
     /// A BPF-to-BPF call of the subprogram at slot `target`.
     CallLocal {
         /// The slot.
@@ -365,7 +376,7 @@ impl Op {
                 r0 | 1 << base | 1 << src
             }
             Self::Branch { dst, src, .. } => 1 << dst | operand(src),
-            Self::CallHelper { .. } => 0b11_1111,
+            Self::CallHelper { .. } | Self::ArrayLookup { .. } => 0b11_1111,
             Self::Exit => 1,
             Self::Jump { .. } | Self::CallLocal { .. } | Self::Hole => 0,
         }
@@ -548,15 +559,32 @@ pub trait Backend: Sized {
     not(any(target_os = "windows", target_os = "uefi"))
 ))]
 pub fn compile(code: &[u8], helpers: &[Option<Helper>]) -> Result<Vec<u8>, JitError> {
-    compile_with::<x86_64::X86_64>(code, helpers)
+    compile_with::<x86_64::X86_64>(code, helpers, None)
 }
 
-/// Compiles `code` with backend `B` (see [`compile`]).
+/// [`compile`], with the ARRAY lookups `inline` describes compiled in place.
+#[cfg(all(
+    target_arch = "x86_64",
+    not(any(target_os = "windows", target_os = "uefi"))
+))]
+pub fn compile_inlining(
+    code: &[u8],
+    helpers: &[Option<Helper>],
+    inline: &Inline<'_>,
+) -> Result<Vec<u8>, JitError> {
+    compile_with::<x86_64::X86_64>(code, helpers, Some(inline))
+}
+
+/// Compiles `code` with backend `B` (see [`compile`] and [`compile_inlining`]).
 pub fn compile_with<B: Backend>(
     code: &[u8],
     helpers: &[Option<Helper>],
+    inline: Option<&Inline<'_>>,
 ) -> Result<Vec<u8>, JitError> {
-    let program = analyse(code, helpers)?;
+    let mut program = analyse(code, helpers)?;
+    if let Some(inline) = inline {
+        inline_lookups(&mut program.ops, inline);
+    }
     let emit = |mut labels: Labels| {
         let mut backend = B::new(&program);
         backend.prologue(&mut labels);
@@ -576,6 +604,59 @@ pub fn compile_with<B: Backend>(
         backend.patch(fixup, target);
     }
     Ok(backend.finish())
+}
+
+/// Where an ARRAY map keeps its values, so that a lookup in it can be compiled in place: value
+/// `i` is at `base + i * stride` for `i < entries`. The VM knows nothing else of maps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArrayLayout {
+    /// What `lddw r1, …` loads for this map (the runtime's handle).
+    pub handle: u64,
+    /// Address of value 0.
+    pub base: u64,
+    /// Bytes from one value to the next.
+    pub stride: u32,
+    /// Values in the array.
+    pub entries: u32,
+}
+
+/// Lookups to compile in place: a call of helper `lookup_helper` (its index in the helper table)
+/// right after `lddw r1, handle` of one of `arrays`, when no jump lands on the call.
+#[derive(Debug, Clone, Copy)]
+pub struct Inline<'a> {
+    /// The lookup helper's index in the helper table.
+    pub lookup_helper: i32,
+    /// The ARRAY maps whose lookups may be inlined.
+    pub arrays: &'a [ArrayLayout],
+}
+
+/// Replaces the lookup calls `inline` describes by [`Op::ArrayLookup`].
+fn inline_lookups(ops: &mut [Op], inline: &Inline<'_>) {
+    let mut landed_on = vec![false; ops.len()];
+    for op in ops.iter() {
+        match *op {
+            Op::Jump { target } | Op::Branch { target, .. } | Op::CallLocal { target } => {
+                landed_on[target] = true;
+            }
+            _ => {}
+        }
+    }
+    for pc in 2..ops.len() {
+        let (Op::LdImm64 { dst: 1, value }, Op::CallHelper { id, .. }) = (ops[pc - 2], ops[pc])
+        else {
+            continue;
+        };
+        let Some(array) = inline.arrays.iter().find(|a| a.handle == value) else {
+            continue;
+        };
+        if id == inline.lookup_helper && !landed_on[pc] {
+            ops[pc] = Op::ArrayLookup {
+                base: array.base,
+                stride: array.stride,
+                entries: array.entries,
+            };
+        }
+    }
 }
 
 /// Checks and decodes `code`, finds its subprograms and sizes its frames.

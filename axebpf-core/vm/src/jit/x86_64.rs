@@ -234,6 +234,25 @@ impl Backend for X86_64 {
                     .extend_from_slice(&(helper as usize as u64).to_le_bytes());
                 self.rr(false, &[0xff], 2, RAX); // call rax
             }
+            Op::ArrayLookup {
+                base,
+                stride,
+                entries,
+            } => {
+                // r0 = key < entries ? base + key * stride : NULL, key = *(u32 *)r2 (the
+                // verifier proved r2 points at the 4-byte key).
+                self.rm(false, &[0x8b], RAX, REG[2], 0); // mov eax, [r2]
+                self.alu_ri(false, arith::CMP, RAX, entries as i32);
+                let null = self.jump8(Some(cc::AE));
+                self.rr(true, &[0x69], RAX, RAX); // imul rax, rax, stride
+                self.imm32(stride as i32);
+                self.load_imm(AUX, base);
+                self.alu_rr(true, arith::ADD, RAX, AUX);
+                let done = self.jump8(None);
+                self.land(null);
+                self.zero(RAX);
+                self.land(done);
+            }
             Op::CallLocal { target } => {
                 // Save the r6–r9 the program uses, an odd number of slots (with padding), so
                 // that after the return address the callee's body runs at rsp ≡ 0 too.
