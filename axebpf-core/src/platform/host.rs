@@ -32,11 +32,17 @@ struct SlotGuard(Option<u32>);
 
 impl Drop for SlotGuard {
     fn drop(&mut self) {
+        // Forget the cached id first, so nothing on this (exiting) thread uses the slot after
+        // another thread got it.
+        let _ = SLOT_ID.try_with(|id| id.set(NO_SLOT));
         if let (Some(slot), Ok(mut free)) = (self.0, FREE_SLOTS.lock()) {
             free.0.push(slot);
         }
     }
 }
+
+/// `SLOT_ID` of a thread that holds no slot (yet).
+const NO_SLOT: u32 = u32::MAX;
 
 /// The calling thread's slot, claimed at its first call; `None` when all are held.
 fn claim_slot(possible: usize) -> Option<u32> {
@@ -53,6 +59,8 @@ fn claim_slot(possible: usize) -> Option<u32> {
 
 std::thread_local! {
     static SLOT: RefCell<Option<SlotGuard>> = const { RefCell::new(None) };
+    /// The slot `SLOT` holds, for the per-call fast path (no borrow, no destructor check).
+    static SLOT_ID: Cell<u32> = const { Cell::new(NO_SLOT) };
     static CURRENT: Cell<(u16, u16)> = const { Cell::new((0, 0)) };
     static RING: RefCell<Option<Producer<'static, Record>>> = const { RefCell::new(None) };
 }
@@ -214,6 +222,10 @@ impl Platform for HostPlatform {
     }
 
     fn current_cpu(&self) -> u32 {
+        let cached = SLOT_ID.with(Cell::get);
+        if cached != NO_SLOT {
+            return cached;
+        }
         let possible = self.possible_cpus();
         let held = SLOT.try_with(|slot| {
             slot.borrow_mut()
@@ -221,7 +233,10 @@ impl Platform for HostPlatform {
                 .0
         });
         match held {
-            Ok(Some(slot)) => slot,
+            Ok(Some(slot)) => {
+                SLOT_ID.with(|id| id.set(slot));
+                slot
+            }
             // Every slot is held (or the thread is exiting): share by the real CPU.
             _ => {
                 // SAFETY: sched_getcpu has no preconditions.
