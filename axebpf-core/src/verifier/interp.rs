@@ -1409,20 +1409,7 @@ fn write_stack_var(stack: &mut Stack, lo: i64, hi: i64, size: usize) {
     let bytes = alloc::rc::Rc::make_mut(&mut stack.bytes);
     for slot in first / 8..=(last - 1) / 8 {
         stack.used |= 1 << slot;
-        let slot_range = slot * 8..slot * 8 + 8;
-        if bytes[slot_range.clone()].contains(&Byte::Spill) {
-            let rest = if matches!(stack.spills[slot], Reg::Ptr(_)) {
-                Byte::Uninit
-            } else {
-                Byte::Misc
-            };
-            for i in slot_range {
-                if bytes[i] == Byte::Spill {
-                    bytes[i] = rest;
-                }
-            }
-            alloc::rc::Rc::make_mut(&mut stack.spills)[slot] = Reg::Uninit;
-        }
+        end_spill(bytes, &mut stack.spills, slot);
     }
     let sure = Stack::index(hi)..Stack::index(lo + size as i64);
     for i in sure {
@@ -1440,23 +1427,32 @@ fn write_stack(stack: &mut Stack, start: usize, size: usize, value: Reg) {
         alloc::rc::Rc::make_mut(&mut stack.spills)[slot] = value;
         return;
     }
-    // A partial write ends the slot's spill: a scalar's other bytes stay data, a pointer's
-    // become unreadable (reading them would reveal part of an address).
-    let slot_range = slot * 8..slot * 8 + 8;
-    if bytes[slot_range.clone()].contains(&Byte::Spill) {
-        let rest = if matches!(stack.spills[slot], Reg::Ptr(_)) {
-            Byte::Uninit
-        } else {
-            Byte::Misc
-        };
-        for i in slot_range {
-            if bytes[i] == Byte::Spill {
-                bytes[i] = rest;
-            }
-        }
-        alloc::rc::Rc::make_mut(&mut stack.spills)[slot] = Reg::Uninit;
-    }
+    end_spill(bytes, &mut stack.spills, slot);
     bytes[start..start + size].fill(Byte::Misc);
+}
+
+/// A write to part of slot `slot` ends its spill: a scalar's other bytes stay data, a
+/// pointer's become unreadable (reading them would reveal part of an address).
+fn end_spill(
+    bytes: &mut [Byte; STACK_SIZE],
+    spills: &mut alloc::rc::Rc<[Reg; super::state::SLOTS]>,
+    slot: usize,
+) {
+    let slot_range = slot * 8..slot * 8 + 8;
+    if !bytes[slot_range.clone()].contains(&Byte::Spill) {
+        return;
+    }
+    let rest = if matches!(spills[slot], Reg::Ptr(_)) {
+        Byte::Uninit
+    } else {
+        Byte::Misc
+    };
+    for byte in &mut bytes[slot_range] {
+        if *byte == Byte::Spill {
+            *byte = rest;
+        }
+    }
+    alloc::rc::Rc::make_mut(spills)[slot] = Reg::Uninit;
 }
 
 /// A scalar ALU operation (`a op b`; 32-bit operations on the low halves, zero-extended).

@@ -9,7 +9,7 @@ use super::scalar::Scalar;
 
 /// Bytes of stack one frame may address (below R10).
 pub const STACK_SIZE: usize = 512;
-const SLOTS: usize = STACK_SIZE / 8;
+pub(crate) const SLOTS: usize = STACK_SIZE / 8;
 
 /// What a pointer points into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
